@@ -1,0 +1,39 @@
+"""``make demo`` / ``harness demo``: the whole loop, as far as it exists, on the default home.
+
+Each capability adds one step function to ``STEPS``; a step prints what it did.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from rich.console import Console
+
+console = Console()
+
+
+def _step_environment(ctx: dict) -> str:
+    from harness import config
+
+    paths = config.paths().ensure()
+    ctx["paths"] = paths
+    return f"home folder {paths.home}"
+
+
+STEPS: list[tuple[str, Callable[[dict], str]]] = [
+    ("environment", _step_environment),
+]
+
+
+def run_demo(*, fast: bool = True) -> dict:
+    ctx: dict = {"fast": fast}
+    console.rule("[bold]harness demo")
+    t_all = time.perf_counter()
+    for i, (title, step) in enumerate(STEPS, 1):
+        t0 = time.perf_counter()
+        console.print(f"[bold cyan][{i}/{len(STEPS)}] {title}[/]")
+        summary = step(ctx)
+        console.print(f"    {summary}  [dim]({time.perf_counter() - t0:.1f}s)[/]")
+    console.rule(f"demo finished in {time.perf_counter() - t_all:.1f}s")
+    return ctx

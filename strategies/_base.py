@@ -1,0 +1,49 @@
+"""The strategy protocol: what every strategy module (or object) provides.
+
+A strategy is a module in ``strategies/`` (or any object a user registers) with:
+
+``name``
+    Registry name, lower-case letters, digits and underscores.
+``Params``
+    A :class:`strategies.params.Params` subclass: frozen, defaults, documented bounds.
+``search_space()``
+    Optuna distributions for the params (usually ``Params.search_space()``).
+``warmup(params) -> int``
+    Bars needed before the first valid weight; rows ``< warmup`` are 0.
+``kernel``
+    A Numba function ``kernel(open, high, low, close, volume, p, out) -> None`` over
+    ``(T, N)`` float64 arrays, ``p`` = ``params.to_array()``, writing target weights into
+    ``out`` (``(T, N)``). Sweeps call it inside fused ``prange`` loops. ``None`` for
+    strategies that cannot be expressed as one kernel (trainable ones).
+``target_weights(bars, params) -> np.ndarray``
+    The thin wrapper: validates, calls the kernel, returns ``(T, N)`` float64 weights,
+    where row ``t`` uses bars up to and including ``t`` only (the engine fills it at the
+    open of ``t+1``).
+
+Trainable strategies add ``trainable = True`` and ``fit(bars, params, seed)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from market_data import Bars
+from strategies.params import Params
+
+__all__ = ["Strategy", "REQUIRED_ATTRIBUTES"]
+
+REQUIRED_ATTRIBUTES = ("name", "Params", "search_space", "warmup", "target_weights")
+
+
+@runtime_checkable
+class Strategy(Protocol):
+    name: str
+    Params: type[Params]
+
+    def search_space(self) -> dict[str, Any]: ...
+
+    def warmup(self, params: Params) -> int: ...
+
+    def target_weights(self, bars: Bars, params: Params) -> np.ndarray: ...
