@@ -14,7 +14,7 @@ Daily bars are stamped at midnight UTC of their trading date.
 from __future__ import annotations
 
 import importlib.util
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -62,7 +62,7 @@ def load_group(group: str) -> Bars:
     raise InputError(f"unknown sample group {group!r}; expected one of {', '.join(GROUPS)}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _index(key: str) -> Bars:
     if key == "SPX":
         from arch.data import sp500 as mod
@@ -75,7 +75,7 @@ def _index(key: str) -> Bars:
     return Bars(timestamps=np.asarray(idx.as_unit("ns").asi8), symbols=(key,), frequency="1d", **data)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _stocks() -> Bars:
     if not _has_stocks():
         raise InputError("the AAPL/IBM/MSFT/GOOG samples need the 'bokeh_sampledata' package: "
