@@ -28,4 +28,15 @@ __all__ = [
     "StoreError",
     "ConflictError",
     "SnapshotNotFoundError",
+    "BarStore",
 ]
+
+
+def __getattr__(name: str):
+    # BarStore imports zarr/icechunk: load it on first use so `import market_data` stays light
+    if name == "BarStore":
+        from market_data.store import BarStore
+
+        globals()["BarStore"] = BarStore
+        return BarStore
+    raise AttributeError(f"module 'market_data' has no attribute {name!r}")

@@ -1,0 +1,522 @@
+"""``BarStore``: versioned OHLCV bars in a Zarr v3 hierarchy inside an Icechunk repository.
+
+Layout (one Icechunk repository, one Zarr group per frequency)::
+
+    /                    attrs: format, version, layout (the chunking below)
+    /1d/                 attrs: symbols (list of names, column order)
+        timestamps       int64 ns UTC, shape (T,)
+        open high low close volume
+                         float64, shape (T, N), fill NaN (a missing bar), sharded:
+                         inner chunks (chunk_bars x 1) so one symbol's history never
+                         touches another symbol's bytes; shards (shard_bars x
+                         shard_symbols) keep the object count small; Blosc zstd +
+                         bitshuffle. See benchmarks/README.md for the measurements.
+
+Every successful :meth:`BarStore.write` is exactly one Icechunk commit on branch
+``main``; its snapshot id is the lineage id downstream results record. Writes are
+serialised by an ``fcntl`` lock file (local repositories) *and* Icechunk's own
+optimistic concurrency: a writer that loses the race re-plans its write against the
+new tip (so no data is lost or interleaved) and gives up with :class:`ConflictError`
+after a few tries. Readers use read-only sessions and see committed snapshots only.
+A writer killed mid-write leaves only unreferenced chunk objects behind: the branch
+still points at the previous snapshot.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import re
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from market_data.bars import FIELDS, Bars, _did_you_mean, _fmt_ts, to_ns
+from market_data.errors import ConflictError, InputError, SnapshotNotFoundError, StoreError
+from market_data.frequency import canonical_frequency, frequency_ns
+from market_data.validation import validate_bars
+from strategies.params import Config, param
+
+__all__ = ["BarStore", "StoreLayout", "SnapshotRecord", "SymbolInfo"]
+
+_FORMAT = "harness-bars"
+_FORMAT_VERSION = 1
+_BRANCH = "main"
+_LOCK_NAME = "harness-writer.lock"
+_TS_CHUNK = 131_072
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_SYMBOL_RE = re.compile(r"^[^\s\x00-\x1f/\\]{1,64}$")
+_COMMIT_TRIES = 3
+
+
+class StoreLayout(Config):
+    """Chunking and compression of the field arrays, fixed when a store is created.
+
+    ``chunk_bars x 1`` inner chunks inside ``shard_bars x shard_symbols`` shards (set
+    ``shard_bars == chunk_bars`` and ``shard_symbols == 1`` for plain, unsharded chunks).
+    """
+
+    chunk_bars: int = param(4096, low=16, high=10_000_000, doc="bars per inner chunk (one symbol wide)")
+    shard_bars: int = param(4096, low=16, high=10_000_000, doc="bars per shard (a multiple of chunk_bars)")
+    shard_symbols: int = param(128, low=1, high=100_000, doc="symbols per shard")
+    clevel: int = param(3, low=1, high=9, doc="zstd compression level")
+    shuffle: str = param("bitshuffle", choices=("bitshuffle", "shuffle", "noshuffle"), doc="Blosc filter")
+
+    def check(self) -> None:
+        if self.shard_bars % self.chunk_bars:
+            self.fail("shard_bars", f"must be a multiple of chunk_bars ({self.chunk_bars}), got {self.shard_bars}")
+
+    @property
+    def sharded(self) -> bool:
+        return not (self.shard_bars == self.chunk_bars and self.shard_symbols == 1)
+
+
+@dataclass(frozen=True)
+class SnapshotRecord:
+    """One commit of the store (newest first in :meth:`BarStore.history`)."""
+
+    id: str
+    time: str
+    message: str
+    metadata: dict[str, Any]
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SymbolInfo:
+    """What :meth:`BarStore.info` reports per symbol."""
+
+    symbol: str
+    frequency: str
+    first: str | None
+    last: str | None
+    bars: int
+    gaps: int  # timeline rows between first and last where the symbol has no bar
+
+
+def _quiet_icechunk() -> None:
+    """Silence icechunk's start-up warning about local storage: we serialise commits ourselves."""
+    if not os.environ.get("ICECHUNK_LOG"):
+        import icechunk
+
+        icechunk.set_logs_filter("error")
+
+
+def _storage(uri: str):
+    import icechunk
+
+    _quiet_icechunk()
+    if uri.startswith("memory://"):
+        return icechunk.in_memory_storage(), None
+    if uri.startswith("s3://"):
+        bucket, _, prefix = uri[5:].partition("/")
+        return icechunk.s3_storage(bucket=bucket, prefix=prefix or None, from_env=True), None
+    if "://" in uri and not uri.startswith("file://"):
+        raise InputError(f"unsupported store URI {uri!r}; expected a folder path, file://, s3:// or memory://")
+    path = Path(uri.removeprefix("file://")).expanduser().absolute()
+    return icechunk.local_filesystem_storage(str(path)), path
+
+
+class BarStore:
+    """A versioned bar store; open it with :meth:`BarStore.open`."""
+
+    def __init__(self, repo: Any, uri: str, path: Path | None, *, lock_timeout: float = 120.0) -> None:
+        self._repo = repo
+        self.uri = uri
+        self.path = path
+        self.lock_timeout = lock_timeout
+
+    # ------------------------------------------------------------------ open
+    @classmethod
+    def open(cls, path_or_uri: str | os.PathLike[str], *, create: bool = False,
+             layout: StoreLayout | None = None, lock_timeout: float = 120.0) -> BarStore:
+        """Open the store at a folder (or ``s3://bucket/prefix``, ``memory://``).
+
+        ``create=True`` creates an empty store when none exists (with ``layout`` or the
+        default :class:`StoreLayout`); otherwise a missing store raises ``StoreError``.
+        """
+        import icechunk
+
+        uri = str(path_or_uri)
+        storage, path = _storage(uri)
+        exists = icechunk.Repository.exists(storage) if path is None or path.exists() else False
+        if not exists:
+            if not create:
+                raise StoreError(f"no bar store at {uri}; create it with BarStore.open(..., create=True) "
+                                 "or run `harness data samples`")
+            if path is not None:
+                path.mkdir(parents=True, exist_ok=True)
+            try:
+                repo = icechunk.Repository.create(storage)
+            except icechunk.IcechunkError:
+                if not icechunk.Repository.exists(storage):  # not a concurrent creator: a foreign folder
+                    raise StoreError(f"cannot create a bar store in {uri}: the folder is not empty") from None
+            else:
+                store = cls(repo, uri, path, lock_timeout=lock_timeout)
+                with store._writer_lock():
+                    store._init_root(layout or StoreLayout())
+                return store
+            for _ in range(100):  # another process is creating it: wait for its root commit
+                store = cls(icechunk.Repository.open(storage), uri, path, lock_timeout=lock_timeout)
+                with store._writer_lock():
+                    if store._root(store._session()).attrs.get("format") == _FORMAT:
+                        return store
+                time.sleep(0.05)
+        try:
+            repo = icechunk.Repository.open(storage)
+        except Exception as exc:  # icechunk raises its own error types
+            raise StoreError(f"cannot open bar store at {uri}: {exc}") from None
+        store = cls(repo, uri, path, lock_timeout=lock_timeout)
+        store._check_format()
+        return store
+
+    def _init_root(self, layout: StoreLayout) -> None:
+        import zarr
+
+        session = self._repo.writable_session(_BRANCH)
+        root = zarr.open_group(session.store, mode="w")
+        root.attrs.update({"format": _FORMAT, "version": _FORMAT_VERSION, "layout": layout.to_dict()})
+        session.commit("create bar store", metadata={"kind": "create"})
+
+    def _root(self, session: Any, mode: str = "r"):
+        import zarr
+
+        return zarr.open_group(session.store, mode=mode)
+
+    def _check_format(self) -> None:
+        attrs = self._root(self._session()).attrs
+        if attrs.get("format") != _FORMAT:
+            raise StoreError(f"{self.uri} is an Icechunk repository but not a bar store (format {attrs.get('format')!r})")
+
+    @property
+    def layout(self) -> StoreLayout:
+        return StoreLayout.from_dict(self._root(self._session()).attrs["layout"])
+
+    def __repr__(self) -> str:
+        return f"BarStore({self.uri!r})"
+
+    # -------------------------------------------------------------- sessions
+    def resolve(self, snapshot: str | None = None) -> str:
+        """The snapshot id for ``snapshot`` (an id, a tag name, or None for the latest)."""
+        return self._session(snapshot).snapshot_id
+
+    def _session(self, snapshot: str | None = None):
+        if snapshot is None:
+            return self._repo.readonly_session(branch=_BRANCH)
+        tags = self._repo.list_tags()
+        if snapshot in tags:
+            return self._repo.readonly_session(tag=snapshot)
+        try:
+            return self._repo.readonly_session(snapshot_id=snapshot)
+        except Exception:
+            raise SnapshotNotFoundError(
+                f"unknown snapshot or tag {snapshot!r}{_did_you_mean(snapshot, tags)}; "
+                "see `harness data history`") from None
+
+    # ----------------------------------------------------------------- reads
+    def frequencies(self, *, snapshot: str | None = None) -> list[str]:
+        """The frequencies (groups) present, e.g. ``["1d", "1min"]``."""
+        return sorted(name for name, _ in self._root(self._session(snapshot)).groups())
+
+    def symbols(self, frequency: str = "1d", *, snapshot: str | None = None) -> list[str]:
+        """The symbols stored at ``frequency`` (column order)."""
+        return list(self._group(self._session(snapshot), frequency).attrs["symbols"])
+
+    def _group(self, session: Any, frequency: str):
+        freq = canonical_frequency(frequency)
+        root = self._root(session)
+        try:
+            return root[freq]
+        except KeyError:
+            have = sorted(name for name, _ in root.groups())
+            raise InputError(f"the store has no {freq!r} bars (frequencies: {', '.join(have) or 'none'}); "
+                             "ingest some with `harness data ingest` or `harness data samples`") from None
+
+    def read(self, symbols: str | Iterable[str] | None = None, *, start: Any = None, end: Any = None,
+             frequency: str = "1d", snapshot: str | None = None) -> Bars:
+        """Read bars (all symbols when ``symbols`` is None) between ``start`` and ``end`` (inclusive).
+
+        ``snapshot`` is a snapshot id or tag (None: the latest commit); the returned
+        ``Bars.snapshot_id`` names the snapshot actually read. Rows where none of the
+        requested symbols has a bar are dropped.
+        """
+        session = self._session(snapshot)
+        group = self._group(session, frequency)
+        stored = list(group.attrs["symbols"])
+        if symbols is None:
+            wanted = stored
+        else:
+            wanted = [symbols] if isinstance(symbols, str) else list(symbols)
+            index = {s: i for i, s in enumerate(stored)}
+            for s in wanted:
+                if s not in index:
+                    raise InputError(f"symbol {s!r} is not in the store at frequency {group.basename!r}"
+                                     f"{_did_you_mean(s, stored)}; ingest it first (e.g. `harness data samples`)")
+        ts_all = group["timestamps"][:]
+        lo = 0 if start is None else int(np.searchsorted(ts_all, to_ns(start, name="start"), "left"))
+        hi = ts_all.size if end is None else int(np.searchsorted(ts_all, to_ns(end, name="end"), "right"))
+        hi = max(lo, hi)
+        cols = np.asarray([stored.index(s) for s in wanted], dtype=np.intp) if symbols is not None else None
+        arrays = self._read_fields(group, lo, hi, cols, len(stored))
+        ts = ts_all[lo:hi]
+        if wanted and ts.size:
+            keep = ~np.all(np.isnan(arrays["close"]), axis=1)
+            if not keep.all():
+                ts = ts[keep]
+                arrays = {f: a[keep] for f, a in arrays.items()}
+        return Bars(timestamps=ts, symbols=tuple(wanted), frequency=group.basename,
+                    snapshot_id=session.snapshot_id, **arrays)
+
+    def _read_fields(self, group: Any, lo: int, hi: int, cols: np.ndarray | None, n_stored: int) -> dict:
+        def one(name: str) -> np.ndarray:
+            arr = group[name]
+            if cols is None or (cols.size and np.array_equal(cols, np.arange(cols[0], cols[0] + cols.size))):
+                c0 = 0 if cols is None else int(cols[0])
+                c1 = n_stored if cols is None else c0 + cols.size
+                return np.ascontiguousarray(arr[lo:hi, c0:c1])
+            order = np.argsort(cols, kind="stable")
+            sorted_cols = cols[order]
+            uniq, inverse = np.unique(sorted_cols, return_inverse=True)
+            block = arr.get_orthogonal_selection((slice(lo, hi), uniq))
+            out = np.empty((hi - lo, cols.size))
+            out[:, order] = block[:, inverse]
+            return out
+
+        with ThreadPoolExecutor(len(FIELDS)) as pool:
+            return dict(zip(FIELDS, pool.map(one, FIELDS), strict=True))
+
+    def info(self, symbols: str | Iterable[str] | None = None, *, frequency: str | None = None,
+             snapshot: str | None = None) -> list[SymbolInfo]:
+        """Per symbol: first and last timestamp, bar count and gaps (for every frequency by default)."""
+        session = self._session(snapshot)
+        freqs = [canonical_frequency(frequency)] if frequency else self.frequencies(snapshot=snapshot)
+        wanted = None if symbols is None else ({symbols} if isinstance(symbols, str) else set(symbols))
+        out: list[SymbolInfo] = []
+        for freq in freqs:
+            group = self._group(session, freq)
+            stored = list(group.attrs["symbols"])
+            if not stored:
+                continue
+            ts = group["timestamps"][:]
+            close = group["close"]
+            for j, s in enumerate(stored):
+                if wanted is not None and s not in wanted:
+                    continue
+                present = ~np.isnan(close[:, j])
+                rows = np.flatnonzero(present)
+                if rows.size == 0:
+                    out.append(SymbolInfo(s, freq, None, None, 0, 0))
+                    continue
+                n = int(rows.size)
+                gaps = int(rows[-1] - rows[0] + 1 - n)
+                out.append(SymbolInfo(s, freq, _fmt_ts(ts[rows[0]]), _fmt_ts(ts[rows[-1]]), n, gaps))
+        if wanted is not None:
+            found = {i.symbol for i in out}
+            missing = sorted(wanted - found)
+            if missing:
+                all_syms = {s for f in freqs for s in self._group(session, f).attrs["symbols"]}
+                raise InputError(f"symbol {missing[0]!r} is not in the store{_did_you_mean(missing[0], all_syms)}")
+        return out
+
+    # --------------------------------------------------------------- history
+    def history(self) -> list[SnapshotRecord]:
+        """The commits of branch ``main``, newest first, with their tags."""
+        tags: dict[str, list[str]] = {}
+        for t in self._repo.list_tags():
+            tags.setdefault(self._repo.lookup_tag(t), []).append(t)
+        out = []
+        for snap in self._repo.ancestry(branch=_BRANCH):
+            out.append(SnapshotRecord(id=snap.id, time=snap.written_at.isoformat(), message=snap.message,
+                                      metadata=dict(snap.metadata), tags=tuple(sorted(tags.get(snap.id, ())))))
+        return out
+
+    def tags(self) -> dict[str, str]:
+        """``{tag: snapshot_id}``."""
+        return {t: self._repo.lookup_tag(t) for t in sorted(self._repo.list_tags())}
+
+    def tag(self, name: str, snapshot_id: str | None = None) -> str:
+        """Tag a snapshot (default: the latest) so it can be read with ``snapshot=name``; returns its id."""
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise InputError(f"tag name {name!r} is invalid; use letters, digits, '.', '_' and '-' "
+                             "(starting with a letter or digit)")
+        target = self.resolve(snapshot_id)
+        if name in self._repo.list_tags():
+            raise ConflictError(f"tag {name!r} already exists (on snapshot {self._repo.lookup_tag(name)}); "
+                                "tags are immutable, pick another name")
+        self._repo.create_tag(name, target)
+        return target
+
+    # ----------------------------------------------------------------- write
+    @contextlib.contextmanager
+    def _writer_lock(self) -> Iterator[None]:
+        if self.path is None:
+            yield
+            return
+        fd = os.open(self.path / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + self.lock_timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                        raise
+                    if time.monotonic() > deadline:
+                        raise ConflictError(f"another writer has held the store lock {self.path / _LOCK_NAME} for "
+                                            f"more than {self.lock_timeout:.0f} s; try again later") from None
+                    time.sleep(0.05)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def write(self, bars: Bars, *, message: str, on_conflict: str = "reject",
+              metadata: dict[str, Any] | None = None) -> str:
+        """Validate and write ``bars`` as one commit; returns the new snapshot id.
+
+        New timestamps are appended (or inserted), new symbols widen the arrays. A bar
+        for a (timestamp, symbol) that already holds one is an overlap: rejected with
+        ``ConflictError`` naming the first overlap (``on_conflict="reject"``), or
+        written as a correction (``on_conflict="replace"``); older snapshots keep the
+        old values. Nothing is written when validation or the overlap check fails.
+        """
+        import icechunk
+
+        if on_conflict not in ("reject", "replace"):
+            raise InputError(f"on_conflict must be 'reject' or 'replace', got {on_conflict!r}")
+        if not isinstance(message, str) or not message.strip():
+            raise InputError("write needs a non-empty commit message")
+        if not isinstance(bars, Bars):
+            raise InputError(f"write expects Bars, got {type(bars).__name__}")
+        if bars.n_bars == 0 or bars.n_symbols == 0:
+            raise InputError("nothing to write: the bars are empty")
+        for s in bars.symbols:
+            if not _SYMBOL_RE.match(s):
+                raise InputError(f"symbol {s!r} is invalid: 1-64 characters, no spaces, slashes or control characters")
+        validate_bars(bars)
+        last: Exception | None = None
+        with self._writer_lock():
+            for _ in range(_COMMIT_TRIES):
+                session = self._repo.writable_session(_BRANCH)
+                summary = self._apply(session, bars, on_conflict)
+                meta = {**summary, **(metadata or {})}
+                hook = getattr(self, "_before_commit", None)
+                if hook is not None:  # test seam: simulate a concurrent writer
+                    hook()
+                try:
+                    return session.commit(message, metadata=meta)
+                except icechunk.ConflictError as exc:
+                    last = exc  # someone committed meanwhile: re-plan against the new tip
+        raise ConflictError(f"write {message!r} lost {_COMMIT_TRIES} races against concurrent writers "
+                            f"({last}); nothing was written, try again")
+
+    def _apply(self, session: Any, bars: Bars, on_conflict: str) -> dict[str, Any]:
+        import zarr
+
+        root = self._root(session, "r+")
+        freq = bars.frequency
+        if freq not in root:
+            self._create_group(root, freq)
+        group = root[freq]
+        stored: list[str] = list(group.attrs["symbols"])
+        E = group["timestamps"][:]
+        B = bars.timestamps
+        new_syms = [s for s in bars.symbols if s not in stored]
+        all_syms = stored + new_syms
+        col_of = {s: i for i, s in enumerate(all_syms)}
+        colB = np.asarray([col_of[s] for s in bars.symbols], dtype=np.intp)
+        T_old, N_old = E.size, len(stored)
+        U = np.union1d(E, B) if T_old else B
+        T_new, N_new = U.size, len(all_syms)
+        inserted = np.setdiff1d(B, E, assume_unique=True) if T_old else B
+        k = T_old  # first row of E whose position changes (rows inserted before it)
+        if T_old and inserted.size and inserted[0] < E[-1]:
+            k = int(np.searchsorted(E, inserted[0]))
+        rowB = np.searchsorted(U, B)
+        present_B = ~np.isnan(bars.close)
+        # ---- overlap check on existing (timestamp, symbol) cells
+        old_mask = colB < N_old
+        in_E = np.zeros(B.size, dtype=bool)
+        if T_old:
+            pos = np.minimum(np.searchsorted(E, B), T_old - 1)
+            in_E = E[pos] == B
+        n_replaced = 0
+        if old_mask.any() and in_E.any():
+            rows_e = pos[in_E]
+            cols_o = colB[old_mask]
+            r_lo, r_hi = int(rows_e[0]), int(rows_e[-1]) + 1
+            uniq = np.unique(cols_o)
+            stored_close = group["close"].get_orthogonal_selection((slice(r_lo, r_hi), uniq))
+            sub = stored_close[rows_e - r_lo][:, np.searchsorted(uniq, cols_o)]
+            overlap = ~np.isnan(sub) & present_B[np.ix_(in_E, old_mask)]
+            if overlap.any():
+                n_replaced = int(overlap.sum())
+                if on_conflict == "reject":
+                    i, j = np.argwhere(overlap)[0]
+                    t = B[np.flatnonzero(in_E)[i]]
+                    sym = np.asarray(bars.symbols, dtype=object)[old_mask][j]
+                    raise ConflictError(
+                        f"symbol {sym!r} at {_fmt_ts(t)}: the store already has this bar ({n_replaced} overlapping "
+                        f"bar(s) in total); write with on_conflict='replace' (CLI: --replace) to correct it")
+        # ---- region to rewrite: rows [r0, T_new) x cols [c0, c1)
+        r0 = min(k, int(rowB[0]))
+        if k < T_old:
+            c0, c1 = 0, N_new
+        else:
+            c0, c1 = int(colB.min()), int(colB.max()) + 1
+        blocks = {}
+        e_rows = np.arange(max(r0, 0), T_old) if r0 < T_old else np.empty(0, np.intp)
+        # existing rows r0.. of E (E[:k] == U[:k], and r0 <= k)
+        e_src = e_rows  # indices into E
+        e_dst = np.searchsorted(U, E[e_src]) - r0 if e_src.size else e_src
+        rb = rowB - r0
+        cb = colB - c0
+        oc1 = min(c1, N_old)
+        for f in FIELDS:
+            block = np.full((T_new - r0, c1 - c0), np.nan)
+            if e_src.size and oc1 > c0:
+                block[e_dst, : oc1 - c0] = group[f][int(e_src[0]):T_old, c0:oc1]
+            new = getattr(bars, f)
+            cur = block[np.ix_(rb, cb)]
+            block[np.ix_(rb, cb)] = np.where(present_B, new, cur)
+            blocks[f] = block
+        # ---- resize and write
+        if T_new != T_old:
+            group["timestamps"].resize((T_new,))
+        if T_new != T_old or N_new != N_old:
+            for f in FIELDS:
+                group[f].resize((T_new, N_new))
+        if T_new != T_old:
+            group["timestamps"][k:T_new] = U[k:]
+        with zarr.config.set({"async.concurrency": 64}), ThreadPoolExecutor(len(FIELDS)) as pool:
+            list(pool.map(lambda f: group[f].__setitem__((slice(r0, T_new), slice(c0, c1)), blocks[f]), FIELDS))
+        if new_syms:
+            group.attrs["symbols"] = all_syms
+        return {"kind": "write", "frequency": freq, "digest": bars.digest(), "bars": int(bars.n_bars),
+                "symbols": int(bars.n_symbols), "new_symbols": len(new_syms),
+                "first": _fmt_ts(B[0]), "last": _fmt_ts(B[-1]), "replaced": n_replaced,
+                "on_conflict": on_conflict}
+
+    def _create_group(self, root: Any, freq: str) -> None:
+        from zarr.codecs import BloscCodec
+
+        lay = StoreLayout.from_dict(root.attrs["layout"])
+        frequency_ns(freq)
+        group = root.create_group(freq)
+        group.attrs["symbols"] = []
+        compressor = BloscCodec(cname="zstd", clevel=lay.clevel, shuffle=lay.shuffle)
+        group.create_array("timestamps", shape=(0,), dtype="int64", chunks=(_TS_CHUNK,), fill_value=0,
+                           compressors=[BloscCodec(cname="zstd", clevel=lay.clevel, shuffle="shuffle")])
+        for f in FIELDS:
+            kwargs: dict[str, Any] = {"chunks": (lay.chunk_bars, 1)}
+            if lay.sharded:
+                kwargs["shards"] = (lay.shard_bars, lay.shard_symbols)
+            group.create_array(f, shape=(0, 0), dtype="float64", fill_value=np.nan, compressors=[compressor],
+                               dimension_names=("time", "symbol"), **kwargs)
