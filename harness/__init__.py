@@ -19,6 +19,9 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "errors": "harness.errors",
     "config": "harness.config",
+    "backtest": "harness.engine:backtest",
+    "BacktestConfig": "harness.engine:BacktestConfig",
+    "BacktestResult": "harness.engine:BacktestResult",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -1,0 +1,81 @@
+"""Backtest statistics as one pure function of (equity, trades, orders, frequency).
+
+The path-based numbers (returns, volatility, Sharpe, drawdown...) come from the same
+Numba reductions that sweeps and validation call (:mod:`harness.engine.nb`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from harness.engine import nb
+from market_data.frequency import periods_per_year
+
+__all__ = ["compute_stats"]
+
+
+def compute_stats(equity: pd.Series, trades: pd.DataFrame, orders: pd.DataFrame, frequency: str,
+                  *, init_cash: float) -> pd.Series:
+    """The statistics of one backtest as a ``pd.Series`` (percent fields are in percent).
+
+    ``trades`` needs the columns ``entry_idx``, ``exit_idx``, ``pnl``, ``return`` and
+    ``status`` (``"closed"``/``"open"``); ``orders`` needs ``size``, ``price`` and
+    ``fees``. Trade statistics count closed trades; ``Exposure Time`` counts the bars at
+    whose close any position was held. Annualisation uses
+    :func:`market_data.frequency.periods_per_year` of ``frequency``.
+    """
+    eq = np.ascontiguousarray(equity.to_numpy(dtype=np.float64))
+    ppy = periods_per_year(frequency)
+    T = eq.size
+    m = np.full(len(_METRICS), np.nan)
+    if T:
+        nb.metrics_nb(eq, float(init_cash), ppy, m)
+    closed = trades[trades["status"] == "closed"] if len(trades) else trades
+    pnl = closed["pnl"].to_numpy(dtype=np.float64) if len(closed) else np.empty(0)
+    ret = closed["return"].to_numpy(dtype=np.float64) if len(closed) else np.empty(0)
+    exposed = np.zeros(T, dtype=bool)
+    for a, b in zip(trades["entry_idx"].to_numpy(), trades["exit_idx"].to_numpy(), strict=True) if len(trades) else ():
+        exposed[int(a):int(b)] = True
+    if len(trades):
+        for a, s in zip(trades["entry_idx"].to_numpy(), trades["status"].to_numpy(), strict=True):
+            if s == "open":
+                exposed[int(a):] = True
+    gains = pnl[pnl > 0].sum()
+    losses = -pnl[pnl < 0].sum()
+    notional = float((orders["size"] * orders["price"]).sum()) if len(orders) else 0.0
+    mean_eq = float(eq.mean()) if T else math.nan
+    out = {
+        "Start": equity.index[0] if T else None,
+        "End": equity.index[-1] if T else None,
+        "Bars": T,
+        "Start Value": float(init_cash),
+        "End Value": float(eq[-1]) if T else float(init_cash),
+        "Total Return [%]": m[0] * 100,
+        "CAGR [%]": m[1] * 100,
+        "Annual Volatility [%]": m[2] * 100,
+        "Sharpe Ratio": m[3],
+        "Sortino Ratio": m[4],
+        "Calmar Ratio": m[5],
+        "Max Drawdown [%]": m[6] * 100,
+        "Max Drawdown Duration [bars]": int(m[7]) if T else 0,
+        "Exposure Time [%]": float(exposed.mean() * 100) if T else 0.0,
+        "Number of Trades": int(len(closed)),
+        "Open Trades": int(len(trades) - len(closed)),
+        "Win Rate [%]": float((pnl > 0).mean() * 100) if pnl.size else math.nan,
+        "Best Trade [%]": float(ret.max() * 100) if ret.size else math.nan,
+        "Worst Trade [%]": float(ret.min() * 100) if ret.size else math.nan,
+        "Avg Trade [%]": float(ret.mean() * 100) if ret.size else math.nan,
+        "Profit Factor": float(gains / losses) if losses > 0 else (math.inf if gains > 0 else math.nan),
+        "Expectancy": float(pnl.mean()) if pnl.size else math.nan,
+        "SQN": float(math.sqrt(pnl.size) * pnl.mean() / pnl.std(ddof=1)) if pnl.size > 1 and pnl.std(ddof=1) > 0 else math.nan,
+        "Turnover [x]": notional / mean_eq if T and mean_eq else math.nan,
+        "Total Fees": float(orders["fees"].sum()) if len(orders) else 0.0,
+    }
+    return pd.Series(out, name="stats", dtype=object)
+
+
+_METRICS = ("total_return", "cagr", "ann_volatility", "sharpe", "sortino", "calmar", "max_drawdown",
+            "max_drawdown_duration")

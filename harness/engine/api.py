@@ -1,0 +1,157 @@
+"""``backtest()``: run target weights (or a strategy) through the Numba fill model."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.engine import nb
+from harness.engine.config import BacktestConfig
+from harness.engine.enums import order_dt
+from harness.engine.result import BacktestResult
+from market_data.bars import Bars, _fmt_ts
+from market_data.errors import InputError
+
+__all__ = ["backtest", "code_version", "prepare_weights"]
+
+_DEFAULT_CONFIG = BacktestConfig()
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """``harness.__version__``, plus ``+g<commit>`` when the source is a git checkout (cached)."""
+    import harness
+
+    version = harness.__version__
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=5)
+        if out.returncode == 0 and out.stdout.strip():
+            version += "+g" + out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return version
+
+
+def prepare_weights(bars: Bars, weights: Any, config: BacktestConfig = _DEFAULT_CONFIG) -> np.ndarray:
+    """Validate target weights against ``bars`` and return a C-contiguous ``(T, N)`` float64 copy.
+
+    A 1-D array is accepted for one symbol. NaN means "no new decision"; infinite values
+    are refused; with ``allow_short=False`` negative weights are clipped to 0.
+    """
+    w = np.asarray(weights)
+    if w.dtype.kind not in "fiub":
+        raise InputError(f"weights must be numeric, got dtype {w.dtype}")
+    w = np.array(w, dtype=np.float64, order="C")
+    if w.ndim == 1 and bars.n_symbols == 1:
+        w = w.reshape(-1, 1)
+    if w.shape != bars.shape:
+        raise InputError(f"weights have shape {w.shape}, expected {bars.shape} (bars x symbols)")
+    bad = np.isinf(w)
+    if bad.any():
+        t, n = (int(x[0]) for x in np.nonzero(bad))
+        raise InputError(f"weights must be finite (NaN = no new decision): weight {w[t, n]} for symbol "
+                         f"{bars.symbols[n]!r} at row {t} ({_fmt_ts(bars.timestamps[t])})")
+    if not config.allow_short:
+        np.maximum(w, 0.0, out=w, where=~np.isnan(w))
+    return w
+
+
+def _resolve_strategy(strategy: Any, params: Any) -> tuple[Any, Any]:
+    import strategies
+    from strategies.params import Params
+
+    strat = strategies.get(strategy)
+    if params is None:
+        p = strat.Params()
+    elif isinstance(params, Params):
+        if not isinstance(params, strat.Params):
+            raise InputError(f"params are {type(params).__name__}, expected {strat.Params.__name__} "
+                             f"for strategy {strat.name!r}")
+        p = params
+    elif isinstance(params, dict):
+        p = strat.Params.from_dict(params)
+    else:
+        raise InputError(f"params must be None, a dict or a {strat.Params.__name__}, got {type(params).__name__}")
+    return strat, p
+
+
+def backtest(bars: Bars, strategy: Any = None, params: Any = None, *, weights: Any = None,
+             config: BacktestConfig = _DEFAULT_CONFIG) -> BacktestResult:
+    """Backtest a strategy (by name or object) or explicit target weights on ``bars``.
+
+    Exactly one of ``strategy`` / ``weights`` is given. ``params`` is ``None`` (the
+    strategy's defaults), a dict or a ``Params`` instance. ``weights[t, n]`` is the target
+    fraction of equity in symbol ``n`` decided at the close of bar ``t`` (negative =
+    short, NaN = keep the previous target); with ``fill="next_open"`` it fills at the open
+    of ``t + 1``. See :mod:`harness.engine.nb` for the fill model and costs.
+
+    Example::
+
+        from harness import backtest, BacktestConfig
+        res = backtest(bars, "sma_crossover", {"fast": 10, "slow": 50},
+                       config=BacktestConfig(fee_rate=0.001))
+        res.stats["Sharpe Ratio"], res.trades.head()
+    """
+    if not isinstance(bars, Bars):
+        raise InputError(f"bars must be a market_data.Bars, got {type(bars).__name__}")
+    if not isinstance(config, BacktestConfig):
+        raise InputError(f"config must be a BacktestConfig, got {type(config).__name__}")
+    if (strategy is None) == (weights is None):
+        raise InputError("give exactly one of strategy= or weights=")
+    strat_name = None
+    params_dict: dict[str, Any] | None = None
+    if strategy is not None:
+        strat, p = _resolve_strategy(strategy, params)
+        strat_name = strat.name
+        params_dict = p.to_dict()
+        weights = strat.target_weights(bars, p)
+    elif params is not None:
+        raise InputError("params= needs strategy=; with weights= there is nothing to parametrise")
+    w = prepare_weights(bars, weights, config)
+    res = _simulate(bars, w, config)
+    lineage = {
+        "snapshot_id": bars.snapshot_id,
+        "data_digest": bars.digest(),
+        "symbols": list(bars.symbols),
+        "frequency": bars.frequency,
+        "start": _fmt_ts(bars.timestamps[0]) if bars.n_bars else None,
+        "end": _fmt_ts(bars.timestamps[-1]) if bars.n_bars else None,
+        "strategy": strat_name,
+        "params": params_dict,
+        "config": config.to_dict(),
+        "code_version": code_version(),
+    }
+    return BacktestResult(bars=bars, config=config, weights=w, lineage=lineage, **res)
+
+
+def _simulate(bars: Bars, w: np.ndarray, config: BacktestConfig) -> dict[str, np.ndarray]:
+    T, N = bars.shape
+    rebalance = int(config.rebalance_every or 0)
+    cap = int(nb.order_capacity_nb(w, rebalance))
+    orders = np.empty(cap, dtype=order_dt)
+    equity = np.empty(T)
+    cash = np.empty(T)
+    pos = np.empty((T, N))
+    n = int(nb.simulate_nb(bars.open, bars.high, bars.low, bars.close, w, config.fill_at_open, rebalance,
+                           float(config.init_cash), config.fill_params(), equity, cash, pos, orders))
+    if n > cap:  # cannot happen by construction; guard against a silent truncation
+        raise RuntimeError(f"order capacity {cap} exceeded ({n} orders)")
+    orders = orders[:n]
+    last_px = _last_valid(bars.close)
+    trades = nb.trades_from_orders_nb(orders, N, last_px, max(T - 1, 0))
+    return {"equity_values": equity, "cash_values": cash, "position_values": pos,
+            "order_records": orders, "trade_records": trades}
+
+
+def _last_valid(close: np.ndarray) -> np.ndarray:
+    out = np.full(close.shape[1], np.nan)
+    for n in range(close.shape[1]):
+        ok = np.flatnonzero(~np.isnan(close[:, n]))
+        if ok.size:
+            out[n] = close[ok[-1], n]
+    return out
