@@ -13,5 +13,6 @@ from strategies.params import Config, Params, ParamError, param  # noqa: E402
 
 # Built-in strategies, by registry name -> module (imported lazily).
 # (each strategy module adds its line here)
+_builtin("mlp", "strategies.ml.strategy")
 
 __all__ = ["Strategy", "get", "available", "register", "unregister", "Params", "Config", "param", "ParamError"]
