@@ -44,7 +44,7 @@ from market_data.frequency import canonical_frequency, frequency_ns
 from market_data.validation import validate_bars
 from strategies.params import Config, param
 
-__all__ = ["BarStore", "StoreLayout", "SnapshotRecord", "SymbolInfo"]
+__all__ = ["BarStore", "StoreLayout", "StoreTransaction", "SnapshotRecord", "SymbolInfo"]
 
 _FORMAT = "harness-bars"
 _FORMAT_VERSION = 1
@@ -389,18 +389,8 @@ class BarStore:
         """
         import icechunk
 
-        if on_conflict not in ("reject", "replace"):
-            raise InputError(f"on_conflict must be 'reject' or 'replace', got {on_conflict!r}")
-        if not isinstance(message, str) or not message.strip():
-            raise InputError("write needs a non-empty commit message")
-        if not isinstance(bars, Bars):
-            raise InputError(f"write expects Bars, got {type(bars).__name__}")
-        if bars.n_bars == 0 or bars.n_symbols == 0:
-            raise InputError("nothing to write: the bars are empty")
-        for s in bars.symbols:
-            if not _SYMBOL_RE.match(s):
-                raise InputError(f"symbol {s!r} is invalid: 1-64 characters, no spaces, slashes or control characters")
-        validate_bars(bars)
+        _check_write_args(message, on_conflict)
+        _check_bars(bars)
         last: Exception | None = None
         with self._writer_lock():
             for _ in range(_COMMIT_TRIES):
@@ -417,12 +407,41 @@ class BarStore:
         raise ConflictError(f"write {message!r} lost {_COMMIT_TRIES} races against concurrent writers "
                             f"({last}); nothing was written, try again")
 
-    def _apply(self, session: Any, bars: Bars, on_conflict: str) -> dict[str, Any]:
+    @contextlib.contextmanager
+    def transaction(self, message: str, *, on_conflict: str = "reject",
+                    metadata: dict[str, Any] | None = None) -> Iterator[StoreTransaction]:
+        """Several writes (e.g. the batches of a big file) as one commit.
+
+        ``with store.transaction("ingest x.csv") as tx: tx.write(batch)``; the commit
+        happens when the block exits normally (``tx.snapshot_id`` then holds its id); an
+        exception inside the block commits nothing. ``tx.check(bars)`` runs the
+        validation and overlap checks without writing.
+        """
+        import icechunk
+
+        _check_write_args(message, on_conflict)
+        with self._writer_lock():
+            session = self._repo.writable_session(_BRANCH)
+            tx = StoreTransaction(self, session, on_conflict)
+            yield tx
+            if not tx.summaries:
+                raise InputError("nothing to write: the transaction wrote no bars")
+            meta = _merge_summaries(tx.summaries)
+            meta.update(metadata or {})
+            try:
+                tx.snapshot_id = session.commit(message, metadata=meta)
+            except icechunk.ConflictError as exc:
+                raise ConflictError(f"write {message!r} conflicts with a concurrent commit ({exc}); nothing was "
+                                    "written, try again") from None
+
+    def _apply(self, session: Any, bars: Bars, on_conflict: str, *, dry_run: bool = False) -> dict[str, Any]:
         import zarr
 
-        root = self._root(session, "r+")
+        root = self._root(session, "r" if dry_run else "r+")
         freq = bars.frequency
         if freq not in root:
+            if dry_run:
+                return {}
             self._create_group(root, freq)
         group = root[freq]
         stored: list[str] = list(group.attrs["symbols"])
@@ -465,6 +484,8 @@ class BarStore:
                     raise ConflictError(
                         f"symbol {sym!r} at {_fmt_ts(t)}: the store already has this bar ({n_replaced} overlapping "
                         f"bar(s) in total); write with on_conflict='replace' (CLI: --replace) to correct it")
+        if dry_run:
+            return {}
         # ---- region to rewrite: rows [r0, T_new) x cols [c0, c1)
         r0 = min(k, int(rowB[0]))
         if k < T_old:
@@ -505,6 +526,7 @@ class BarStore:
                 "on_conflict": on_conflict}
 
     def _create_group(self, root: Any, freq: str) -> None:
+        """The arrays of one frequency; float fields get fill NaN (zarr's default 0.0 would read as a price)."""
         from zarr.codecs import BloscCodec
 
         lay = StoreLayout.from_dict(root.attrs["layout"])
@@ -520,3 +542,57 @@ class BarStore:
                 kwargs["shards"] = (lay.shard_bars, lay.shard_symbols)
             group.create_array(f, shape=(0, 0), dtype="float64", fill_value=np.nan, compressors=[compressor],
                                dimension_names=("time", "symbol"), **kwargs)
+
+
+class StoreTransaction:
+    """The handle of :meth:`BarStore.transaction`."""
+
+    def __init__(self, store: BarStore, session: Any, on_conflict: str) -> None:
+        self._store = store
+        self._session = session
+        self._on_conflict = on_conflict
+        self.summaries: list[dict[str, Any]] = []
+        self.snapshot_id: str | None = None
+
+    def check(self, bars: Bars) -> None:
+        """Validate ``bars`` and check overlaps with what the store (and this transaction) holds."""
+        _check_bars(bars)
+        self._store._apply(self._session, bars, self._on_conflict, dry_run=True)
+
+    def write(self, bars: Bars) -> None:
+        """Validate and stage ``bars`` (committed when the transaction ends)."""
+        _check_bars(bars)
+        self.summaries.append(self._store._apply(self._session, bars, self._on_conflict))
+
+
+def _check_write_args(message: str, on_conflict: str) -> None:
+    if on_conflict not in ("reject", "replace"):
+        raise InputError(f"on_conflict must be 'reject' or 'replace', got {on_conflict!r}")
+    if not isinstance(message, str) or not message.strip():
+        raise InputError("write needs a non-empty commit message")
+
+
+def _check_bars(bars: Bars) -> None:
+    if not isinstance(bars, Bars):
+        raise InputError(f"write expects Bars, got {type(bars).__name__}")
+    if bars.n_bars == 0 or bars.n_symbols == 0:
+        raise InputError("nothing to write: the bars are empty")
+    for s in bars.symbols:
+        if not _SYMBOL_RE.match(s):
+            raise InputError(f"symbol {s!r} is invalid: 1-64 characters, no spaces, slashes or control characters")
+    validate_bars(bars)
+
+
+def _merge_summaries(summaries: list[dict[str, Any]]) -> dict[str, Any]:
+    if len(summaries) == 1:
+        return dict(summaries[0])
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for s in summaries:
+        h.update(s["digest"].encode())
+    return {"kind": "write", "frequency": ",".join(dict.fromkeys(s["frequency"] for s in summaries)),
+            "digest": h.hexdigest(), "batches": len(summaries), "bars": sum(s["bars"] for s in summaries),
+            "symbols": max(s["symbols"] for s in summaries), "new_symbols": sum(s["new_symbols"] for s in summaries),
+            "first": min(s["first"] for s in summaries), "last": max(s["last"] for s in summaries),
+            "replaced": sum(s["replaced"] for s in summaries), "on_conflict": summaries[0]["on_conflict"]}
