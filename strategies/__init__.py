@@ -13,6 +13,12 @@ from strategies.params import Config, Params, ParamError, param  # noqa: E402
 
 # Built-in strategies, by registry name -> module (imported lazily).
 # (each strategy module adds its line here)
+_builtin("sma_crossover", "strategies.sma_crossover")
+_builtin("bollinger_reversion", "strategies.bollinger")
+_builtin("donchian_breakout", "strategies.donchian")
+_builtin("vol_target_momentum", "strategies.vol_target")
+_builtin("xs_momentum", "strategies.xs_momentum")
+_builtin("sma_reversal", "strategies.sma_reversal")
 _builtin("mlp", "strategies.ml.strategy")
 
 __all__ = ["Strategy", "get", "available", "register", "unregister", "Params", "Config", "param", "ParamError"]
