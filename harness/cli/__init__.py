@@ -29,6 +29,7 @@ _STATE = {"debug": False}
 # Each module registers its commands with `register(app)`; keep imports inside commands.
 _COMMAND_MODULES = (
     "harness.cli._core",
+    "harness.cli._data",
 )
 
 
