@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "errors": "harness.errors",
     "config": "harness.config",
+    "regime": "harness.regime",
     "backtest": "harness.engine:backtest",
     "BacktestConfig": "harness.engine:BacktestConfig",
     "BacktestResult": "harness.engine:BacktestResult",
