@@ -46,11 +46,12 @@ def prepare_weights(bars: Bars, weights: Any, config: BacktestConfig = _DEFAULT_
     w = np.asarray(weights)
     if w.dtype.kind not in "fiub":
         raise InputError(f"weights must be numeric, got dtype {w.dtype}")
+    given = w.shape
     w = np.array(w, dtype=np.float64, order="C")
     if w.ndim == 1 and bars.n_symbols == 1:
         w = w.reshape(-1, 1)
     if w.shape != bars.shape:
-        raise InputError(f"weights have shape {w.shape}, expected {bars.shape} (bars x symbols)")
+        raise InputError(f"weights have shape {given}, expected {bars.shape} (bars x symbols)")
     bad = np.isinf(w)
     if bad.any():
         t, n = (int(x[0]) for x in np.nonzero(bad))

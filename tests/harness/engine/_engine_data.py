@@ -50,3 +50,17 @@ def random_signals(seed: int, T: int, N: int) -> np.ndarray:
     w[exits] = 0.0
     w[entries] = 1.0 / N
     return w
+
+
+def make_bars(open_, high=None, low=None, close=None, symbols=None, frequency: str = "1d") -> Bars:
+    """Bars from explicit price lists (1-D for one symbol); high/low default to max/min(open, close)."""
+    o = np.asarray(open_, dtype=float)
+    if o.ndim == 1:
+        o = o.reshape(-1, 1)
+    c = o.copy() if close is None else np.asarray(close, dtype=float).reshape(o.shape)
+    h = np.maximum(o, c) if high is None else np.asarray(high, dtype=float).reshape(o.shape)
+    lo = np.minimum(o, c) if low is None else np.asarray(low, dtype=float).reshape(o.shape)
+    T, N = o.shape
+    symbols = symbols or tuple(f"S{i}" for i in range(N))
+    return Bars(timestamps=np.arange(T, dtype=np.int64) * DAY, symbols=tuple(symbols), open=o, high=h, low=lo,
+                close=c, volume=np.ones((T, N)), frequency=frequency)
