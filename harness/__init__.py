@@ -23,6 +23,10 @@ _LAZY: dict[str, str] = {
     "backtest": "harness.engine:backtest",
     "BacktestConfig": "harness.engine:BacktestConfig",
     "BacktestResult": "harness.engine:BacktestResult",
+    "optimize": "harness.optimize:optimize",
+    "OptimizationResult": "harness.optimize:OptimizationResult",
+    "validation": "harness.validation",
+    "WalkForward": "harness.validation:WalkForward",
 }
 
 __all__ = ["__version__", *_LAZY]

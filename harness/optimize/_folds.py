@@ -1,0 +1,143 @@
+"""Out-of-sample evaluation of one parameter set over the folds of a splitter.
+
+For a rule-based strategy the weights of a test block ``[a, b)`` are computed on the bars
+from ``a - warmup - 1`` to ``b`` (so indicators are warm at the first test bar) and the
+engine simulates only the test rows: with ``fill="next_open"`` the decision at the close
+of ``a - 1`` fills at the open of ``a``, so the first test return already holds the
+position. Each block starts flat with ``init_cash``. A trainable strategy
+(``trainable = True``) is first fitted on the fold's training rows with
+``strategy.fit(train_bars, params, seed)``; the fitted model's ``target_weights(bars)``
+then plays the same role.
+
+The simulation is the engine's kernel (``harness.engine.nb.simulate_nb``, metrics-only
+mode) and the metrics its reductions (``harness.engine.nb.metrics_nb``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from harness.errors import InputError
+from market_data import Bars
+from market_data.frequency import periods_per_year
+
+__all__ = ["OBJECTIVES", "FoldEvaluator", "metric_of_returns", "contiguous_runs"]
+
+#: objective name -> (index in ``harness.engine.enums.METRIC_NAMES``, default direction)
+OBJECTIVES: dict[str, tuple[int, str]] = {
+    "total_return": (0, "maximize"),
+    "cagr": (1, "maximize"),
+    "ann_volatility": (2, "minimize"),
+    "sharpe": (3, "maximize"),
+    "sortino": (4, "maximize"),
+    "calmar": (5, "maximize"),
+    "max_drawdown": (6, "maximize"),  # a negative fraction: closer to 0 is better
+}
+
+
+def check_objective(name: str) -> str:
+    if name not in OBJECTIVES:
+        import difflib
+
+        close = difflib.get_close_matches(str(name), list(OBJECTIVES), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InputError(f"unknown objective {name!r}{hint} (expected one of {', '.join(OBJECTIVES)})")
+    return name
+
+
+def contiguous_runs(idx: np.ndarray) -> list[tuple[int, int]]:
+    """``[(a, b), ...]`` half-open runs of consecutive integers in sorted ``idx``."""
+    if idx.size == 0:
+        return []
+    cut = np.flatnonzero(np.diff(idx) != 1) + 1
+    starts = np.concatenate(([0], cut))
+    ends = np.concatenate((cut, [idx.size]))
+    return [(int(idx[s]), int(idx[e - 1]) + 1) for s, e in zip(starts, ends, strict=True)]
+
+
+def metric_of_returns(returns: np.ndarray, name: str, ppy: float) -> float:
+    """One metric of the equity curve ``cumprod(1 + returns)`` (the engine's reductions)."""
+    from harness.engine import nb as enb
+
+    r = np.asarray(returns, dtype=np.float64)
+    if r.size == 0:
+        return float("nan")
+    equity = np.cumprod(1.0 + r)
+    out = np.empty(8)
+    enb.metrics_nb(equity, 1.0, float(ppy), out)
+    return float(out[OBJECTIVES[name][0]])
+
+
+@dataclass
+class FoldEvaluator:
+    """Evaluates parameter sets of ``strategy`` out of sample over ``cv``'s folds of ``bars``."""
+
+    bars: Bars
+    strategy: Any
+    cv: Any
+    config: Any
+
+    def __post_init__(self) -> None:
+        self.folds = list(self.cv.split(self.bars))
+        if not self.folds:
+            raise InputError(f"cv {self.cv.spec()} yields no fold on {self.bars.n_bars} bars "
+                             f"({_span(self.bars)}); use shorter train/test windows or more data")
+        self.ppy = periods_per_year(self.bars.frequency)
+        self.trainable = bool(getattr(self.strategy, "trainable", False))
+        if self.trainable:
+            for k, (tr, _) in enumerate(self.folds):
+                if len(contiguous_runs(tr)) != 1:
+                    raise InputError(f"trainable strategy {self.strategy.name!r} needs one contiguous training "
+                                     f"window per fold, but fold {k} of {self.cv.spec()} has "
+                                     f"{len(contiguous_runs(tr))}; use walk-forward cv")
+        self.fill_params = self.config.fill_params()
+        self.rebalance = int(self.config.rebalance_every or 0)
+        self.init_cash = float(self.config.init_cash)
+
+    @property
+    def n_folds(self) -> int:
+        return len(self.folds)
+
+    def fold_returns(self, k: int, params: Any, seed: int = 0) -> np.ndarray:
+        """Per-bar out-of-sample returns of fold ``k`` (its test rows, in order)."""
+        train, test = self.folds[k]
+        if self.trainable:
+            model = self.strategy.fit(self.bars[int(train[0]):int(train[-1]) + 1], params, seed)
+
+            def weights_of(b: Bars) -> np.ndarray:
+                return model.target_weights(b)
+        else:
+            def weights_of(b: Bars) -> np.ndarray:
+                return self.strategy.target_weights(b, params)
+        warm = int(self.strategy.warmup(params))
+        return np.concatenate([self._block(a, b, warm, weights_of) for a, b in contiguous_runs(test)])
+
+    def _block(self, a: int, b: int, warm: int, weights_of) -> np.ndarray:
+        from harness.engine import nb as enb
+        from harness.engine.api import prepare_weights
+        from harness.engine.enums import order_dt
+
+        at_open = bool(self.config.fill_at_open)
+        start = a - 1 if at_open and a > 0 else a
+        s0 = max(0, start - warm)
+        window = self.bars[s0:b]
+        w = prepare_weights(window, weights_of(window), self.config)[start - s0:]
+        sub = self.bars[start:b]
+        w = np.ascontiguousarray(w)
+        equity = np.empty(sub.n_bars)
+        enb.simulate_nb(sub.open, sub.high, sub.low, sub.close, w, at_open, self.rebalance, self.init_cash,
+                        self.fill_params, equity, np.empty(0), np.empty((0, sub.n_symbols)),
+                        np.empty(0, dtype=order_dt))
+        r = enb.returns_nb(equity, self.init_cash)
+        return r[1:] if start < a else r
+
+
+def _span(bars: Bars) -> str:
+    from market_data.bars import _fmt_ts
+
+    if not bars.n_bars:
+        return "no bars"
+    return f"{_fmt_ts(bars.timestamps[0])} .. {_fmt_ts(bars.timestamps[-1])}"

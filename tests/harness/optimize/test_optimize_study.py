@@ -1,0 +1,204 @@
+"""optimize(): out-of-sample fold scoring, persistence and resume, seeds, warm start,
+multi-objective Pareto fronts, pruning, trainable strategies, and the PBO/DSR helpers."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import strategies
+from harness.engine import BacktestConfig, backtest
+from harness.errors import ConfigError, InputError
+from harness.optimize import FoldEvaluator, optimize
+from harness.optimize._folds import metric_of_returns
+from harness.validation import PurgedKFold, WalkForward, deflated_sharpe_ratio, pbo
+from market_data.frequency import periods_per_year
+from market_data.synthetic import regime_switching
+
+_spec = importlib.util.spec_from_file_location("_momentum_strategy", Path(__file__).with_name("_momentum_strategy.py"))
+momentum = importlib.util.module_from_spec(_spec)
+sys.modules[_spec.name] = momentum
+_spec.loader.exec_module(momentum)
+
+
+@pytest.fixture(autouse=True)
+def _registered():
+    strategies.register(momentum, replace=True)
+    yield
+    strategies.unregister(momentum.name)
+
+
+@pytest.fixture(scope="module")
+def bars():
+    return regime_switching(900, 2, seed=4)[0]
+
+
+CV = "walk-forward:train=200,test=140"
+
+
+@pytest.mark.parametrize("fill", ["next_open", "close"])
+def test_fold_returns_equal_engine_backtest_of_the_test_rows(bars, fill):
+    config = BacktestConfig(fee_rate=0.001, slippage_bps=3, fill=fill)
+    params = momentum.Params(lookback=7, threshold=0.001)
+    ev = FoldEvaluator(bars, momentum, PurgedKFold(4), config)
+    full_w = momentum.target_weights(bars, params)  # the strategy has no look-ahead
+    for k, (_, test) in enumerate(ev.folds):
+        a, b = int(test[0]), int(test[-1]) + 1
+        start = a - 1 if fill == "next_open" and a > 0 else a
+        res = backtest(bars[start:b], weights=full_w[start:b], config=config)
+        eq = np.concatenate(([config.init_cash], res.equity_values))
+        expected = (eq[1:] / eq[:-1] - 1.0)[a - start:]  # drop the flat bar before the test block
+        got = ev.fold_returns(k, params)
+        assert got.shape == (b - a,)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-13)
+
+
+def test_trial_value_is_the_objective_of_concatenated_oos_returns(bars):
+    res = optimize(bars, "test_momentum", n_trials=6, cv=CV, storage=":memory:", seed=1, progress=False)
+    ppy = periods_per_year(bars.frequency)
+    ev = FoldEvaluator(bars, momentum, WalkForward(200, 140), BacktestConfig())
+    t = res.study.best_trial
+    params = momentum.Params.from_dict(t.params)
+    folds = [ev.fold_returns(k, params) for k in range(ev.n_folds)]
+    np.testing.assert_array_equal(res.oos_returns[t.number], np.concatenate(folds))
+    assert t.value == pytest.approx(metric_of_returns(np.concatenate(folds), "sharpe", ppy), rel=1e-12)
+    assert t.user_attrs["fold_values"][0][0] == pytest.approx(metric_of_returns(folds[0], "sharpe", ppy))
+    assert len(t.intermediate_values) == ev.n_folds  # reported once per fold for pruners
+    assert res.best_params == t.params and res.best_trial == t.number
+    assert res.oos_returns[t.number].size == 900 - 200
+
+
+def test_same_seed_gives_the_same_study(bars):
+    runs = [optimize(bars, "test_momentum", n_trials=8, cv=CV, storage=":memory:", seed=7, progress=False)
+            for _ in range(2)]
+    a, b = (r.trials[["number", "value", "params_lookback", "params_threshold", "state"]] for r in runs)
+    assert a.equals(b)
+
+
+def test_study_persists_in_home_and_resumes_by_name(bars, harness_home):
+    first = optimize(bars, "test_momentum", n_trials=4, cv=CV, study_name="resume-me", seed=2, progress=False)
+    assert (harness_home / "optuna.db").exists()
+    second = optimize(bars, "test_momentum", n_trials=3, cv=CV, study_name="resume-me", seed=2, progress=False)
+    assert len(second.trials) == 7
+    assert set(first.oos_returns) <= set(second.oos_returns)  # earlier trials' OOS returns reloaded
+    for n, r in first.oos_returns.items():
+        np.testing.assert_array_equal(second.oos_returns[n], r)
+    assert second.lineage["data_digest"] == bars.digest() and second.lineage["cv"] == WalkForward(200, 140).spec()
+
+
+def test_resuming_a_study_on_other_data_is_refused(bars):
+    optimize(bars, "test_momentum", n_trials=1, cv=CV, study_name="pinned", progress=False)
+    with pytest.raises(ConfigError, match="data_digest"):
+        optimize(bars[:800], "test_momentum", n_trials=1, cv=CV, study_name="pinned", progress=False)
+
+
+def test_warm_start_params_are_evaluated_first(bars):
+    res = optimize(bars, "test_momentum", n_trials=3, cv=CV, storage=":memory:", seed=0, progress=False,
+                   warm_start={"lookback": 33, "threshold": 0.01})
+    first = res.study.trials[0]
+    assert first.params == {"lookback": 33, "threshold": 0.01}
+
+
+def test_multi_objective_returns_the_pareto_front(bars):
+    res = optimize(bars, "test_momentum", n_trials=10, cv=CV, storage=":memory:", seed=3, progress=False,
+                   objective=("sharpe", "max_drawdown"))
+    assert res.pareto
+    values = np.array([t.values for t in res.study.trials if t.values is not None])
+    for p in res.pareto:
+        v = np.array(p["values"])
+        dominated = np.any(np.all(values >= v, axis=1) & np.any(values > v, axis=1))
+        assert not dominated
+    assert res.best_params == res.pareto[0]["params"]
+
+
+def test_invalid_parameter_sets_are_pruned_with_the_reason(bars):
+    res = optimize(bars, "test_momentum", n_trials=8, cv=CV, storage=":memory:", seed=5, progress=False,
+                   search_space={"cap": 20, "lookback": [1, 60]})
+    invalid = [t for t in res.study.trials if "invalid" in t.user_attrs]
+    assert invalid and all("lookback" in t.user_attrs["invalid"] for t in invalid)
+    assert all(t.params["lookback"] > 20 for t in invalid)
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), [
+    ({"objective": "sharp"}, InputError, "did you mean 'sharpe'"),
+    ({"search_space": {"lookbak": [1, 5]}}, InputError, "did you mean 'lookback'"),
+    ({"cv": "walk-forward:train=5000,test=100"}, InputError, "no fold"),
+    ({"study_name": "../escape"}, InputError, "study name"),
+])
+def test_bad_arguments_are_refused_with_the_argument_named(bars, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        optimize(bars, "test_momentum", n_trials=1, storage=":memory:", progress=False, **kwargs)
+
+
+def test_pbo_and_deflated_sharpe_helpers_use_every_complete_trial(bars):
+    res = optimize(bars, "test_momentum", n_trials=12, cv=CV, storage=":memory:", seed=11, progress=False,
+                   pruner=__import__("optuna").pruners.NopPruner())
+    mat, numbers = res.returns_matrix()
+    assert mat.shape == (700, 12) and numbers == list(range(12))
+    assert res.pbo(n_blocks=8).pbo == pbo(mat, n_blocks=8).pbo
+    sharpes = [np.mean(mat[:, j]) / np.std(mat[:, j], ddof=1) for j in range(12)]
+    assert res.deflated_sharpe() == pytest.approx(
+        deflated_sharpe_ratio(res.best_returns(), sharpes), rel=1e-9)
+
+
+class _TrainedSign:
+    """Fitted model of the trainable test strategy: long when the training drift was positive."""
+
+    def __init__(self, weight: float) -> None:
+        self.weight = weight
+
+    def target_weights(self, bars):
+        return np.full(bars.shape, self.weight / bars.n_symbols)
+
+
+class _Trainable:
+    name = "test_trainable"
+    Params = momentum.Params
+    trainable = True
+    seen: list = []
+
+    def search_space(self):
+        return momentum.Params.search_space()
+
+    def warmup(self, params):
+        return 0
+
+    def target_weights(self, bars, params):
+        raise AssertionError("a trainable strategy is scored through its fitted model")
+
+    def fit(self, bars, params, seed):
+        self.seen.append((int(bars.timestamps[0]), int(bars.timestamps[-1]), seed))
+        drift = np.nanmean(np.diff(np.log(bars.close), axis=0))
+        return _TrainedSign(1.0 if drift > 0 else 0.0)
+
+
+def test_trainable_strategy_is_fitted_on_each_training_window_only(bars):
+    strat = _Trainable()
+    strat.seen.clear()
+    res = optimize(bars, strat, n_trials=2, cv=CV, storage=":memory:", seed=9, progress=False)
+    folds = list(WalkForward(200, 140).split(bars))
+    assert len(strat.seen) == 2 * len(folds)
+    for (t0, t1, seed), (train, test) in zip(strat.seen, folds * 2, strict=True):
+        assert t0 == bars.timestamps[train[0]] and t1 == bars.timestamps[train[-1]]
+        assert t1 < bars.timestamps[test[0]] and seed == 9
+    assert len(res.oos_returns) == 2
+
+
+def test_import_harness_optimize_does_not_import_optuna():
+    code = "import harness, harness.optimize, harness.validation, sys; print('optuna' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_harness_optimize_is_callable_even_after_the_subpackage_is_imported(bars):
+    import harness
+    import harness.optimize as sub
+
+    assert callable(harness.optimize) and callable(sub)
+    res = harness.optimize(bars, "test_momentum", n_trials=1, cv=CV, storage=":memory:", progress=False)
+    assert len(res.trials) == 1
