@@ -52,12 +52,15 @@ class Dataset:
     val_rows: tuple[int, int]    #: first and last bar index of the validation labels
     lineage: dict[str, Any]
 
-    def with_labels(self, y_train: np.ndarray) -> Dataset:
-        """The same dataset with other training labels (e.g. shuffled, for a control)."""
+    def with_labels(self, y_train: np.ndarray, y_val: np.ndarray | None = None) -> Dataset:
+        """The same windows with other labels (e.g. shuffled ones, for a null control)."""
         y = np.asarray(y_train, dtype=np.float64)
         if y.shape != self.y_train.shape:
             raise InputError(f"y_train must have shape {self.y_train.shape}, got {y.shape}")
-        return replace(self, y_train=y)
+        yv = self.y_val if y_val is None else np.asarray(y_val, dtype=np.float64)
+        if yv.shape != self.y_val.shape:
+            raise InputError(f"y_val must have shape {self.y_val.shape}, got {yv.shape}")
+        return replace(self, y_train=y, y_val=yv)
 
 
 def _as_params(params: Any) -> MLPParams:
