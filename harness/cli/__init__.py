@@ -30,6 +30,7 @@ _STATE = {"debug": False}
 _COMMAND_MODULES = (
     "harness.cli._core",
     "harness.cli._data",
+    "harness.cli._regime",
 )
 
 
