@@ -21,7 +21,8 @@ def _reference(eq, init, ppy):
     r = np.diff(np.concatenate([[init], eq])) / np.concatenate([[init], eq[:-1]])
     peak = np.maximum.accumulate(np.concatenate([[init], eq]))[1:]
     dd = eq / peak - 1
-    cagr = (eq[-1] / init) ** (ppy / eq.size) - 1
+    with np.errstate(over="ignore"):
+        cagr = (eq[-1] / init) ** (ppy / eq.size) - 1
     sd = r.std(ddof=1)
     down = np.sqrt(np.mean(np.minimum(r, 0) ** 2))
     return {
