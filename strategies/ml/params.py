@@ -28,7 +28,7 @@ class MLPParams(Params):
     dropout: float = param(0.0, low=0.0, high=0.5, doc="dropout after each hidden layer while training")
     learning_rate: float = param(3e-3, low=1e-4, high=3e-2, log=True, doc="AdamW learning rate")
     weight_decay: float = param(1e-4, low=1e-6, high=1e-2, log=True, doc="AdamW weight decay")
-    epochs: int = param(30, low=2, high=200, doc="maximum training epochs (early stopping may end sooner)")
+    epochs: int = param(30, low=2, high=100, doc="maximum training epochs (early stopping may end sooner)")
     threshold: float = param(0.05, low=0.0, high=0.9,
                              doc="trade only when |score| exceeds this (score in [-1, 1])")
     train_fraction: float = param(0.8, low=0.5, high=0.95,
