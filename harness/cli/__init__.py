@@ -31,6 +31,8 @@ _COMMAND_MODULES = (
     "harness.cli._core",
     "harness.cli._data",
     "harness.cli._regime",
+    "harness.cli._optimize",
+    "harness.cli._backtest",
 )
 
 

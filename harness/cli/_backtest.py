@@ -1,0 +1,134 @@
+"""``harness backtest``: run one strategy on stored bars, print its stats, save equity and trades."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backtest")(backtest_cmd)
+
+
+def _value(text: str) -> Any:
+    t = text.strip()
+    if t.lower() in ("true", "false"):
+        return t.lower() == "true"
+    if t.lower() in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(t)
+        except ValueError:
+            pass
+    return t
+
+
+def _params(items: list[str] | None) -> dict[str, Any]:
+    from harness.errors import InputError
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        k, sep, v = item.partition("=")
+        if not sep or not k.strip() or not v.strip():
+            raise InputError(f"--param {item!r} must be NAME=VALUE, e.g. --param fast=10")
+        out[k.strip()] = _value(v)
+    return out
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:,.4f}" if abs(v) < 1e6 else f"{v:,.2f}"
+    return str(v)
+
+
+def backtest_cmd(
+    strategy: Annotated[str, typer.Option("--strategy", "-s", help="Registered strategy name.")],
+    symbols: Annotated[list[str] | None, typer.Option("--symbols", help="Symbols (repeatable or comma-separated; "
+                                                      "default: all of the frequency).")] = None,
+    start: Annotated[str | None, typer.Option("--start", help="First date (inclusive).")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Last date (inclusive).")] = None,
+    frequency: Annotated[str, typer.Option("--frequency", help="Bar frequency.")] = "1d",
+    snapshot: Annotated[str | None, typer.Option("--snapshot", help="Snapshot id or tag of the data.")] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Strategy parameter NAME=VALUE "
+                                                    "(repeatable).")] = None,
+    init_cash: Annotated[float, typer.Option("--init-cash", help="Starting cash.")] = 100_000.0,
+    fee_rate: Annotated[float, typer.Option("--fee-rate", help="Fee, fraction of traded notional.")] = 0.0,
+    fixed_fee: Annotated[float, typer.Option("--fixed-fee", help="Fee per order.")] = 0.0,
+    slippage_bps: Annotated[float, typer.Option("--slippage-bps", help="Slippage in basis points.")] = 0.0,
+    fill: Annotated[str, typer.Option("--fill", help="next_open (default) or close.")] = "next_open",
+    whole_units: Annotated[bool, typer.Option("--whole-units", help="Trade whole units only.")] = False,
+    leverage: Annotated[float, typer.Option("--leverage", help="Gross exposure cap (1 = cash account).")] = 1.0,
+    long_only: Annotated[bool, typer.Option("--long-only", help="Clip short targets to flat.")] = False,
+    stop_loss: Annotated[float | None, typer.Option("--stop-loss", help="Stop loss, fraction.")] = None,
+    take_profit: Annotated[float | None, typer.Option("--take-profit", help="Take profit, fraction.")] = None,
+    trailing_stop: Annotated[float | None, typer.Option("--trailing-stop", help="Trailing stop, fraction.")] = None,
+    rebalance_every: Annotated[int | None, typer.Option("--rebalance-every", help="Rebalance every k bars.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Save the plot (equity, drawdown, trades) as HTML.")]
+    = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: <home>/results/backtest-...).")]
+    = None,
+) -> None:
+    """Backtest a strategy on bars from the home store; prints stats, writes equity/trades/orders CSV."""
+    import json
+    import time
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from harness._bars import load_bars
+    from harness.config import paths
+    from harness.engine import BacktestConfig, backtest
+
+    cfg = BacktestConfig(init_cash=init_cash, fee_rate=fee_rate, fixed_fee=fixed_fee, slippage_bps=slippage_bps,
+                         fill=fill, size_granularity=1.0 if whole_units else None, leverage=leverage,
+                         allow_short=not long_only, stop_loss=stop_loss, take_profit=take_profit,
+                         trailing_stop=trailing_stop, rebalance_every=rebalance_every)
+    syms = [s.strip() for item in symbols or [] for s in item.split(",") if s.strip()] or None
+    bars = load_bars(syms, start=start, end=end, frequency=frequency, snapshot=snapshot)
+    t0 = time.perf_counter()
+    res = backtest(bars, strategy, _params(param), config=cfg)
+    stats = res.stats
+    elapsed = time.perf_counter() - t0
+
+    console = Console()
+    lin = res.lineage
+    params_txt = ", ".join(f"{k}={v}" for k, v in (lin["params"] or {}).items())
+    console.print(f"[bold]{lin['strategy']}[/]({params_txt}) on {', '.join(bars.symbols)} {bars.frequency} "
+                  f"{lin['start']} .. {lin['end']}  ({bars.n_bars} bars, snapshot {lin['snapshot_id']}, "
+                  f"{elapsed:.2f}s)")
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("statistic")
+    table.add_column("value", justify="right")
+    for k, v in stats.items():
+        table.add_row(str(k), _fmt(v))
+    console.print(table)
+
+    if out is None:
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        out = paths().ensure().results / f"backtest-{lin['strategy']}-{stamp}"
+    out.mkdir(parents=True, exist_ok=True)
+    res.equity.to_frame().join(res.cash).to_csv(out / "equity.csv")
+    res.trades.drop(columns=["entry_idx", "exit_idx"]).to_csv(out / "trades.csv", index=False)
+    res.orders.drop(columns=["idx"]).to_csv(out / "orders.csv", index=False)
+    res.positions.to_csv(out / "positions.csv")
+    (out / "stats.json").write_text(json.dumps({k: _json(v) for k, v in stats.items()}, indent=2))
+    (out / "lineage.json").write_text(json.dumps(lin, indent=2, default=str))
+    console.print(f"wrote equity, trades, orders, positions, stats and lineage to {out}")
+    if plot is not None:
+        res.plot().write_html(str(plot), include_plotlyjs="cdn")
+        console.print(f"plot saved to {plot}")
+
+
+def _json(v: Any) -> Any:
+    import math
+
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return v
