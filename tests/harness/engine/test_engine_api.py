@@ -1,0 +1,136 @@
+"""The public API: strategies by name/object, params forms, lineage, plot, kernel reuse contracts."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+
+import strategies
+from harness.engine import BacktestConfig, FillParams, backtest, nb, order_dt
+from market_data.errors import InputError
+from strategies.params import ParamError, Params, param
+
+from ._engine_data import random_bars, random_weights
+
+
+class _HoldParams(Params):
+    weight: float = param(0.5, low=-1.0, high=1.0, doc="constant target weight")
+
+
+class _Hold:
+    """A tiny strategy object: hold a constant weight in every symbol from bar 0."""
+
+    name = "engine_test_hold"
+    Params = _HoldParams
+
+    @staticmethod
+    def search_space():
+        return _HoldParams.search_space()
+
+    @staticmethod
+    def warmup(params):
+        return 0
+
+    @staticmethod
+    def target_weights(bars, params):
+        return np.full(bars.shape, params.weight / bars.n_symbols)
+
+
+@pytest.fixture
+def hold_strategy():
+    strategies.register(_Hold, replace=True)
+    yield _Hold
+    strategies.unregister(_Hold.name)
+
+
+@pytest.mark.parametrize("params", [None, {"weight": 0.5}, _HoldParams(weight=0.5)])
+def test_strategy_by_name_with_default_dict_or_params_instance(hold_strategy, params):
+    bars = random_bars(0, T=50, N=2)
+    res = backtest(bars, "engine_test_hold", params)
+    direct = backtest(bars, weights=np.full(bars.shape, 0.25))
+    np.testing.assert_array_equal(res.equity.to_numpy(), direct.equity.to_numpy())
+    assert res.lineage["strategy"] == "engine_test_hold"
+    assert res.lineage["params"] == {"weight": 0.5}
+
+
+def test_strategy_object_and_bad_params_are_reported(hold_strategy):
+    bars = random_bars(0, T=20, N=1)
+    assert backtest(bars, _Hold, {"weight": -0.5}).positions.iloc[-1, 0] < 0
+    with pytest.raises(ParamError, match="did you mean 'weight'"):
+        backtest(bars, _Hold, {"wieght": 0.5})
+    with pytest.raises(ParamError, match="unknown strategy"):
+        backtest(bars, "no_such_strategy")
+    with pytest.raises(InputError, match="params= needs strategy="):
+        backtest(bars, weights=np.zeros(20), params={"weight": 1})
+
+
+def test_lineage_records_data_strategy_config_and_code_version():
+    bars = random_bars(0, T=30, N=1).with_snapshot("snap123")
+    cfg = BacktestConfig(fee_rate=0.001)
+    lin = backtest(bars, weights=np.zeros(30), config=cfg).lineage
+    assert lin["snapshot_id"] == "snap123"
+    assert lin["data_digest"] == bars.digest()
+    assert lin["config"] == cfg.to_dict()
+    assert lin["code_version"].startswith("0.")
+
+
+def test_plot_has_equity_drawdown_and_trade_markers():
+    bars = random_bars(2, T=60, N=2)
+    fig = backtest(bars, weights=random_weights(2, *bars.shape)).plot()
+    names = {t.name for t in fig.data}
+    assert {"equity", "drawdown [%]", "entry", "exit"} <= names
+
+
+def test_execute_bar_nb_called_bar_by_bar_reproduces_simulate_nb():
+    # the paper-trading runner's usage: the same kernel, state carried in plain arrays
+    bars = random_bars(4, T=80, N=3)
+    w = random_weights(4, *bars.shape)
+    cfg = BacktestConfig(fee_rate=0.001, slippage_bps=3, stop_loss=0.03, trailing_stop=0.05)
+    ref = backtest(bars, weights=w, config=cfg)
+    p = cfg.fill_params()
+    N = bars.n_symbols
+    cash = np.array([cfg.init_cash])
+    pos, entry, extreme, val = np.zeros(N), np.full(N, np.nan), np.full(N, np.nan), np.full(N, np.nan)
+    target, place = np.zeros(N), np.zeros(N, dtype=bool)
+    orders, n_orders = np.empty(1000, dtype=order_dt), np.zeros(1, np.int64)
+    equity = []
+    for t in range(bars.n_bars):
+        if t > 0:
+            d = w[t - 1]
+            changed = ~np.isnan(d) & (d != target)
+            target[changed] = d[changed]
+            place |= changed
+        nb.execute_bar_nb(t, bars.open[t], bars.high[t], bars.low[t], bars.close[t], target, place, True, p,
+                          cash, pos, entry, extreme, val, orders, n_orders)
+        equity.append(nb.portfolio_value_nb(cash[0], pos, val))
+    np.testing.assert_array_equal(np.array(equity), ref.equity.to_numpy())
+    np.testing.assert_array_equal(orders[: n_orders[0]], ref.order_records)
+
+
+def test_metrics_only_mode_gives_the_same_equity_without_records():
+    bars = random_bars(5, T=100, N=2)
+    w = random_weights(5, *bars.shape)
+    cfg = BacktestConfig(fee_rate=0.002, take_profit=0.04)
+    ref = backtest(bars, weights=w, config=cfg)
+    eq = np.empty(bars.n_bars)
+    n = nb.simulate_nb(bars.open, bars.high, bars.low, bars.close, w, True, 0, cfg.init_cash, cfg.fill_params(),
+                       eq, np.empty(0), np.empty((0, 2)), np.empty(0, dtype=order_dt))
+    np.testing.assert_array_equal(eq, ref.equity.to_numpy())
+    assert n == len(ref.orders)
+
+
+def test_fill_params_defaults_switch_everything_off():
+    p = FillParams()
+    assert np.isnan(p.granularity) and np.isnan(p.stop_loss) and p.leverage == 1.0
+
+
+def test_harness_exports_backtest_lazily_without_heavy_imports():
+    import subprocess
+
+    code = ("import sys, harness; from harness import backtest, BacktestConfig, BacktestResult; "
+            "heavy = [m for m in ('torch', 'vectorbt', 'plotly', 'mlflow', 'optuna', 'dask') if m in sys.modules]; "
+            "print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
