@@ -170,12 +170,17 @@ def _default_cuts(n: int, warmup: int, rng: np.random.Generator, count: int) -> 
     return sorted(cuts)
 
 
-def _perturbed(bars: Bars, k: int, rng: np.random.Generator) -> Bars:
-    """Bars whose rows from ``k`` on follow a different random path (OHLC stay consistent)."""
+def _perturbed(bars: Bars, k: int, rng: np.random.Generator, scale: float) -> Bars:
+    """Bars whose rows from ``k`` on follow another random path, first jumping by ``scale``
+    (OHLC stay consistent, volume is rescaled at random)."""
     T, N = bars.shape
     factor = np.ones((T, N))
-    steps = rng.normal(0.0, 0.08, size=(T - k, N))
-    factor[k:] = np.exp(np.cumsum(steps, axis=0)) * rng.choice([0.5, 2.0], size=(1, N))
+    steps = rng.normal(0.0, 0.01, size=(T - k, N))
+    walk = np.exp(np.cumsum(steps, axis=0)) * scale
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor[k:] = bars.close[k - 1] * walk / bars.close[k:]  # a new path from the close before k
+    bad = ~np.isfinite(factor[k:])
+    factor[k:][bad] = walk[bad]
     fields = {f: getattr(bars, f) * factor for f in ("open", "high", "low", "close")}
     fields["volume"] = bars.volume * np.where(np.arange(T)[:, None] >= k, rng.uniform(0.1, 10, size=(T, N)), 1.0)
     return dataclasses.replace(bars, **fields, _digest=[])
@@ -216,13 +221,14 @@ def check_no_lookahead(strategy: Any, bars: Bars, params: Any = None, cuts: int 
 
             raise InputError(f"cuts must lie in 1..{n} (the number of bars), got {bad[0]}")
     full = _weights(strat, bars, p, "all bars")
-    for k in cut_list:
+    for i, k in enumerate(cut_list):
         part = _weights(strat, bars[:k], p, f"bars[:{k}]")
         diff = _first_difference(part, full[:k])
         if diff is not None:
             _raise_lookahead(strat, bars, k, diff, part, full, "prefix")
         if perturb and k < n:
-            other = _weights(strat, _perturbed(bars, k, rng), p, f"perturbed bars (cut {k})")
+            scale = 0.5 if i % 2 == 0 else 2.0  # the future crashes or soars, in turn
+            other = _weights(strat, _perturbed(bars, k, rng, scale), p, f"perturbed bars (cut {k})")
             diff = _first_difference(other[:k], full[:k])
             if diff is not None:
                 _raise_lookahead(strat, bars, k, diff, other, full, "perturbation")

@@ -14,7 +14,8 @@ Conventions (after vectorbt's ``generic/nb.py``):
 * Output at row ``t`` depends on input rows ``<= t`` only (the prefix property).
 * Every rolling window is O(1) per bar: running moments (Welford add/remove) that are
   recomputed exactly every ``window`` bars, so floating error cannot accumulate over
-  millions of bars; rolling extremes use a monotonic deque (amortised O(1)).
+  millions of bars; a window whose values are all equal gives exactly that mean and a
+  zero std (as pandas); rolling extremes use a monotonic deque (amortised O(1)).
 
 The thin pandas/NumPy wrappers are in :mod:`strategies.indicators`.
 """
@@ -46,6 +47,8 @@ def rolling_mean_1d_nb(a, window, minp, out):
     n = a.shape[0]
     total = 0.0
     nobs = 0
+    run = 0
+    prev = np.nan
     for i in range(n):
         x = a[i]
         if x == x:
@@ -56,13 +59,19 @@ def rolling_mean_1d_nb(a, window, minp, out):
             if y == y:
                 total -= y
                 nobs -= 1
+        if x == x:
+            if x == prev:
+                run += 1
+            else:
+                run = 1
+                prev = x
         if (i + 1) % window == 0:  # exact recompute: error never builds up
             total = 0.0
             for j in range(i + 1 - window, i + 1):
                 if a[j] == a[j]:
                     total += a[j]
         if nobs >= minp and nobs > 0:
-            out[i] = total / nobs
+            out[i] = prev if run >= nobs else total / nobs
         else:
             out[i] = np.nan
     return out
@@ -108,6 +117,8 @@ def _rolling_moments_1d(a, window, minp, ddof, mean_out, std_out, z_out, want_z)
     nobs = 0
     mean = 0.0
     m2 = 0.0
+    run = 0  # length of the run of identical values ending at the last observation
+    prev = np.nan
     for i in range(n):
         if i >= window:
             y = a[i - window]
@@ -126,9 +137,18 @@ def _rolling_moments_1d(a, window, minp, ddof, mean_out, std_out, z_out, want_z)
             d = x - mean
             mean += d / nobs
             m2 += d * (x - mean)
+        if x == x:
+            if x == prev:
+                run += 1
+            else:
+                run = 1
+                prev = x
         if (i + 1) % window == 0:  # exact recompute: error never builds up
             nobs, mean, m2 = _exact_moments(a, i + 1 - window, i + 1)
         if m2 < 0.0:
+            m2 = 0.0
+        if nobs > 0 and run >= nobs:  # every value in the window is the same: exact
+            mean = prev
             m2 = 0.0
         m = np.nan
         s = np.nan
