@@ -155,9 +155,13 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
     form, default ``WalkForward(n/4, n/8)`` bars); the trial's value is ``objective``
     (``"sharpe"``, ``"sortino"``, ``"total_return"``, ``"cagr"``, ``"calmar"``,
     ``"max_drawdown"``, ``"ann_volatility"``; annualised by the bar frequency) of the
-    out-of-sample returns of all folds concatenated. After each fold the running value
+    out-of-sample returns of all folds concatenated (with :class:`CombinatorialPurgedCV`:
+    the mean of the metric over its backtest paths, and the trial's OOS return series is
+    the per-bar average of the paths). After each fold the running value
     is reported (``trial.report``) so pruners can stop bad trials early (default
-    ``MedianPruner``). A sequence of objectives (e.g. ``("sharpe", "max_drawdown")``)
+    ``MedianPruner(n_startup_trials=10, n_warmup_steps=n_folds // 2)``; pass
+    ``optuna.pruners.NopPruner()`` to score every trial fully, e.g. for PBO).
+    ``best_params`` include the fixed parameters of ``search_space``. A sequence of objectives (e.g. ``("sharpe", "max_drawdown")``)
     makes a multi-objective study whose Pareto front is ``result.pareto``.
 
     Studies persist in the home folder's SQLite Optuna storage (``storage=None``) under
@@ -177,7 +181,7 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
 
     import strategies
     from harness.engine import BacktestConfig
-    from harness.validation import parse_cv
+    from harness.validation import CombinatorialPurgedCV, parse_cv
 
     if not isinstance(bars, Bars):
         raise InputError(f"bars must be a market_data.Bars, got {type(bars).__name__}")
@@ -211,8 +215,8 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
     if sampler is None:
         sampler = optuna.samplers.TPESampler(seed=seed) if single else optuna.samplers.NSGAIISampler(seed=seed)
     if pruner is None:
-        pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1) if single \
-            else optuna.pruners.NopPruner()
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=10, n_warmup_steps=max(1, evaluator.n_folds // 2)) \
+            if single else optuna.pruners.NopPruner()
     lineage = _lineage(bars, strat, objectives, directions, cv, seed, name, storage_desc, config, space, fixed,
                        evaluator.n_folds)
 
@@ -236,6 +240,10 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
         returns: dict[int, np.ndarray] = {}
         ppy = evaluator.ppy
         trial_seed = int(seed or 0)
+        paths_of = None
+        if isinstance(cv, CombinatorialPurgedCV):
+            def paths_of(parts: list[np.ndarray]) -> np.ndarray:
+                return cv.assemble_paths(bars.n_bars, parts)
 
         def objective_fn(trial: Any) -> Any:
             values = {k: _suggest(trial, k, d) for k, d in space.items()}
@@ -257,10 +265,17 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
                         trial.set_user_attr("fold_values", fold_values)
                         raise optuna.TrialPruned(f"pruned after fold {k}")
             trial.set_user_attr("fold_values", fold_values)
-            oos = np.concatenate(parts)
+            if paths_of is not None:  # CPCV: score the backtest paths, keep their average
+                mat = paths_of(parts)
+                oos = mat.mean(axis=0)
+                path_values = [[metric_of_returns(row, o, ppy) for o in objectives] for row in mat]
+                trial.set_user_attr("path_values", [[_json_float(v) for v in pv] for pv in path_values])
+                raw = [float(np.nanmean([pv[i] for pv in path_values])) for i in range(len(objectives))]
+            else:
+                oos = np.concatenate(parts)
+                raw = [metric_of_returns(oos, o, ppy) for o in objectives]
             out = []
-            for o in objectives:
-                v = metric_of_returns(oos, o, ppy)
+            for v in raw:
                 if math.isnan(v):
                     trial.set_user_attr("undefined", True)
                     v = 0.0
@@ -286,7 +301,7 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
                 bar.stop()
     finally:
         optuna.logging.set_verbosity(verbosity)
-    return _result(study, objectives, returns, sidecar, ppy, lineage)
+    return _result(study, objectives, returns, sidecar, ppy, lineage, fixed)
 
 
 def _json_float(v: float) -> float | None:
@@ -294,7 +309,7 @@ def _json_float(v: float) -> float | None:
 
 
 def _result(study: Any, objectives: tuple[str, ...], returns: dict[int, np.ndarray], sidecar: Path | None,
-            ppy: float, lineage: dict[str, Any]) -> OptimizationResult:
+            ppy: float, lineage: dict[str, Any], fixed: dict[str, Any]) -> OptimizationResult:
     import optuna
 
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
@@ -309,12 +324,12 @@ def _result(study: Any, objectives: tuple[str, ...], returns: dict[int, np.ndarr
     if complete:
         if len(objectives) == 1:
             bt = study.best_trial
-            best_params, best_value, best_trial = dict(bt.params), float(bt.value), bt.number
+            best_params, best_value, best_trial = {**fixed, **bt.params}, float(bt.value), bt.number
         else:
             front = sorted(study.best_trials, key=lambda t: t.number)
-            pareto = [{"number": t.number, "values": list(t.values), "params": dict(t.params)} for t in front]
+            pareto = [{"number": t.number, "values": list(t.values), "params": {**fixed, **t.params}} for t in front]
             bt = front[0]
-            best_params, best_value, best_trial = dict(bt.params), tuple(bt.values), bt.number
+            best_params, best_value, best_trial = dict(pareto[0]["params"]), tuple(bt.values), bt.number
     trials = study.trials_dataframe()
     lineage = {**lineage, "n_trials_total": len(study.trials)}
     return OptimizationResult(study=study, objectives=objectives, best_params=best_params, best_value=best_value,

@@ -202,3 +202,18 @@ def test_harness_optimize_is_callable_even_after_the_subpackage_is_imported(bars
     assert callable(harness.optimize) and callable(sub)
     res = harness.optimize(bars, "test_momentum", n_trials=1, cv=CV, storage=":memory:", progress=False)
     assert len(res.trials) == 1
+
+
+def test_cpcv_objective_is_the_mean_over_backtest_paths(bars):
+    from harness.validation import CombinatorialPurgedCV
+
+    cv = CombinatorialPurgedCV(5, 2, embargo=3, label_horizon=1)
+    res = optimize(bars, "test_momentum", n_trials=2, cv=cv, storage=":memory:", seed=4, progress=False)
+    t = res.study.best_trial
+    ev = FoldEvaluator(bars, momentum, cv, BacktestConfig())
+    parts = [ev.fold_returns(k, momentum.Params.from_dict(t.params)) for k in range(ev.n_folds)]
+    paths = cv.assemble_paths(bars.n_bars, parts)
+    ppy = periods_per_year(bars.frequency)
+    assert t.value == pytest.approx(np.mean([metric_of_returns(p, "sharpe", ppy) for p in paths]), rel=1e-12)
+    np.testing.assert_allclose(res.oos_returns[t.number], paths.mean(axis=0), rtol=0, atol=1e-15)
+    assert len(t.user_attrs["path_values"]) == cv.n_paths == 4

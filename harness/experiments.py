@@ -1,0 +1,249 @@
+"""Experiments as code: a TOML file that says what to optimise, on which data, validated how.
+
+Example (``experiments/sma_spx_walkforward.toml``)::
+
+    description = "SMA crossover on the S&P 500, 4-year/1-year walk-forward"
+
+    [data]                      # DataSpec: bars from the home store
+    symbols = ["SPX"]
+    start = "2004-01-01"
+    end = "2018-12-31"
+    frequency = "1d"
+    # snapshot = "v1"           # a snapshot id or tag; default: the latest
+
+    [strategy]                  # StrategySpec
+    name = "sma_crossover"
+    params = { long_short = false }              # fixed (not searched)
+    search_space = { fast = [5, 60], slow = [70, 250] }
+
+    [cv]                        # CVSpec: scheme + that scheme's options
+    scheme = "walk-forward"
+    train = "4y"
+    test = "1y"
+
+    [optimize]                  # OptimizeSpec
+    objective = "sharpe"        # or ["sharpe", "max_drawdown"]
+    trials = 40
+    seed = 7
+
+    [costs]                     # any BacktestConfig field
+    fee_rate = 0.0005
+
+Every table maps onto a frozen :class:`~strategies.params.Config` that rejects unknown
+keys; errors name the file, the table and the key. ``harness run FILE`` (or
+:func:`run_experiment`) runs it in the home folder: the Optuna study is
+``<name>-<hash of the spec>`` in the home SQLite storage and ``trials`` is its *total*,
+so running the same file again adds no trial and reports the same result, while any
+edit to the file starts a new study. Results (``summary.json`` with lineage, the spec,
+``trials.csv``, ``oos_returns.npz``) go to ``<home>/results/experiments/<name>/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import ConfigError, InputError, ParamError
+from strategies.params import Config, param
+
+__all__ = ["ExperimentSpec", "DataSpec", "StrategySpec", "CVSpec", "OptimizeSpec", "load_experiment",
+           "run_experiment", "ExperimentRun"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+
+
+class DataSpec(Config):
+    """``[data]``: which bars to read from the home store."""
+
+    symbols: object = param(None, doc="list of symbols (None: every symbol of the frequency)")
+    start: str | None = param(None, doc="first date (inclusive), e.g. 2005-01-01")
+    end: str | None = param(None, doc="last date (inclusive)")
+    frequency: str = param("1d", doc="bar frequency")
+    snapshot: str | None = param(None, doc="snapshot id or tag (None: the latest)")
+
+    def check(self) -> None:
+        s = self.symbols
+        if s is not None and (not isinstance(s, (list, tuple)) or not s or not all(isinstance(x, str) and x
+                                                                                   for x in s)):
+            self.fail("symbols", f"must be a non-empty list of symbol names, got {s!r}")
+
+
+class StrategySpec(Config):
+    """``[strategy]``: the registered strategy, fixed params and search-space overrides."""
+
+    name: str = param("", doc="registered strategy name")
+    params: object = param(None, doc="fixed parameter values (not searched)")
+    search_space: object = param(None, doc="name -> [low, high] | {low, high, step, log} | {choices}")
+
+    def check(self) -> None:
+        if not self.name:
+            self.fail("name", "is required (a registered strategy, see `harness strategies ls`)")
+        for f in ("params", "search_space"):
+            v = getattr(self, f)
+            if v is not None and not isinstance(v, dict):
+                self.fail(f, f"must be a table, got {v!r}")
+
+
+class CVSpec(Config):
+    """``[cv]``: the validation scheme (``walk-forward``, ``purged-kfold``, ``cpcv``) and its options."""
+
+    scheme: str = param("walk-forward", doc="walk-forward | purged-kfold | cpcv")
+    train: object = param(None, doc="walk-forward training window: bars or a duration (2y, 6m, 30d)")
+    test: object = param(None, doc="walk-forward test window")
+    step: object = param(None, doc="walk-forward step (default: test)")
+    anchored: bool | None = param(None, doc="walk-forward: grow the training window from the start")
+    label_horizon: int | None = param(None, low=0, doc="bars a label looks ahead (purging)")
+    n_splits: int | None = param(None, low=2, doc="purged-kfold folds")
+    embargo: float | None = param(None, low=0.0, doc="bars (or fraction) embargoed after each test block")
+    n_groups: int | None = param(None, low=2, doc="cpcv groups")
+    n_test_groups: int | None = param(None, low=1, doc="cpcv test groups per split")
+
+    def splitter(self):
+        from harness.validation import make_splitter
+
+        options = {k: v for k, v in self.to_dict().items() if k != "scheme" and v is not None}
+        if "embargo" in options and float(options["embargo"]).is_integer():
+            options["embargo"] = int(options["embargo"])
+        return make_splitter(self.scheme, options)
+
+
+class OptimizeSpec(Config):
+    """``[optimize]``: objective(s), number of trials, seed, study name."""
+
+    objective: object = param("sharpe", doc="a metric name or a list of them (multi-objective)")
+    trials: int = param(20, low=0, high=100_000, doc="total trials of the study")
+    seed: int | None = param(None, doc="sampler seed (reproducible with n_jobs = 1)")
+    study: str | None = param(None, doc="study name (default: <experiment>-<spec hash>)")
+    n_jobs: int = param(1, low=1, high=256, doc="parallel trials (threads)")
+
+    def check(self) -> None:
+        obj = self.objective
+        if isinstance(obj, str):
+            return
+        if not isinstance(obj, (list, tuple)) or not obj or not all(isinstance(o, str) for o in obj):
+            self.fail("objective", f"must be a metric name or a list of names, got {obj!r}")
+
+
+class ExperimentSpec(Config):
+    """A whole experiment file."""
+
+    name: str = param("", doc="experiment name (default: the file name)")
+    description: str = param("", doc="free text")
+    data: object = param(None, doc="[data] table")
+    strategy: object = param(None, doc="[strategy] table")
+    cv: object = param(None, doc="[cv] table")
+    optimize: object = param(None, doc="[optimize] table")
+    costs: object = param(None, doc="[costs] table: BacktestConfig fields")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A parsed experiment: its typed parts plus the file it came from."""
+
+    path: Path
+    name: str
+    description: str
+    data: DataSpec
+    strategy: StrategySpec
+    cv: CVSpec
+    optimize: OptimizeSpec
+    costs: Any  # BacktestConfig
+    spec_hash: str
+    raw: dict[str, Any]
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment TOML file (errors name the file, table and key)."""
+    from harness.engine import BacktestConfig
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"experiment file {path} does not exist")
+    text = path.read_bytes()
+    try:
+        raw = tomllib.loads(text.decode())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+    def build(cls, table: str | None, data: Any):
+        where = f"{path}: [{table}]" if table else f"{path}:"
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where} must be a table, got {data!r}")
+        try:
+            return cls(**data)
+        except ParamError as exc:
+            raise ConfigError(f"{where} {exc}") from None
+
+    top = build(ExperimentSpec, None, raw)
+    if top.strategy is None:
+        raise ConfigError(f"{path}: the [strategy] table is required (with name = \"...\")")
+    name = top.name or path.stem
+    if not _NAME.match(name):
+        raise ConfigError(f"{path}: experiment name {name!r} must match [A-Za-z0-9][A-Za-z0-9_.-]* "
+                          "(it becomes a folder name)")
+    cv = build(CVSpec, "cv", top.cv)
+    try:
+        cv.splitter()
+    except InputError as exc:
+        raise ConfigError(f"{path}: [cv] {exc}") from None
+    return Experiment(
+        path=path, name=name, description=top.description,
+        data=build(DataSpec, "data", top.data), strategy=build(StrategySpec, "strategy", top.strategy),
+        cv=cv, optimize=build(OptimizeSpec, "optimize", top.optimize),
+        costs=build(BacktestConfig, "costs", top.costs),
+        spec_hash=hashlib.sha256(text).hexdigest(), raw=raw,
+    )
+
+
+@dataclass(frozen=True)
+class ExperimentRun:
+    """The outcome of :func:`run_experiment`: the optimisation result and where it was written."""
+
+    experiment: Experiment
+    result: Any  # OptimizationResult
+    folder: Path
+
+
+def run_experiment(path: str | Path, *, progress: bool = True) -> ExperimentRun:
+    """Run an experiment file in the home folder and write its results (see the module docs)."""
+    import optuna
+
+    from harness._bars import load_bars
+    from harness.config import paths
+    from harness.optimize import optimize
+
+    exp = load_experiment(path)
+    d = exp.data
+    bars = load_bars(list(d.symbols) if d.symbols else None, start=d.start, end=d.end, frequency=d.frequency,
+                     snapshot=d.snapshot)
+    study_name = exp.optimize.study or f"{exp.name}-{exp.spec_hash[:10]}"
+    storage = paths().ensure().optuna_url
+    try:
+        done = len(optuna.load_study(study_name=study_name, storage=storage).trials)
+    except KeyError:
+        done = 0
+    objective = exp.optimize.objective
+    objective = objective if isinstance(objective, str) else tuple(objective)
+    try:
+        result = optimize(bars, exp.strategy.name, n_trials=max(0, exp.optimize.trials - done),
+                          objective=objective, cv=exp.cv.splitter(), storage=storage, study_name=study_name,
+                          seed=exp.optimize.seed, n_jobs=exp.optimize.n_jobs, config=exp.costs,
+                          search_space={**(exp.strategy.params or {}), **(exp.strategy.search_space or {})},
+                          progress=progress)
+    except InputError as exc:
+        raise type(exc)(f"{exp.path}: {exc}") from None
+    folder = paths().results / "experiments" / exp.name
+    result.save(folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    summary["experiment"] = {"name": exp.name, "description": exp.description, "file": str(exp.path.resolve()),
+                             "sha256": exp.spec_hash, "spec": exp.raw}
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    (folder / "spec.toml").write_bytes(exp.path.read_bytes())
+    return ExperimentRun(experiment=exp, result=result, folder=folder)
