@@ -21,8 +21,22 @@ def _step_environment(ctx: dict) -> str:
     return f"home folder {paths.home}"
 
 
+def _step_mlp(ctx: dict) -> str:
+    from strategies.ml._demo import demo_step
+
+    return demo_step(ctx)
+
+
+def _step_optimize(ctx: dict) -> str:
+    from harness.optimize._demo import demo_step
+
+    return demo_step(ctx)
+
+
 STEPS: list[tuple[str, Callable[[dict], str]]] = [
     ("environment", _step_environment),
+    ("trainable strategy (mlp): fit, save, reload", _step_mlp),
+    ("walk-forward optimisation (Optuna) with DSR and PBO", _step_optimize),
 ]
 
 

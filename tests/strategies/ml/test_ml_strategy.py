@@ -118,3 +118,15 @@ def test_weights_follow_threshold_volatility_scaling_and_the_leverage_cap(scores
                                                         long_only), rtol=1e-12, atol=0)
     assert np.all(np.abs(out).sum(axis=1) <= leverage * (1 + 1e-12))
     assert np.all(out[np.abs(np.nan_to_num(scores)) <= threshold] == 0.0)
+
+
+def test_demo_step_fits_saves_and_reloads_the_model_under_the_home(harness_home):
+    from harness import config
+    from harness._demo import STEPS
+
+    step = dict(STEPS)["trainable strategy (mlp): fit, save, reload"]
+    ctx = {"paths": config.paths().ensure()}
+    summary = step(ctx)
+    assert "reloaded with SHA-256 check" in summary
+    assert ctx["mlp_model"] == harness_home / "artifacts" / "mlp-demo"
+    assert (ctx["mlp_model"] / "manifest.json").is_file()
