@@ -72,9 +72,12 @@ def test_params_reject_a_fit_window_too_short_for_the_lookback_and_embargo():
         MLPParams(lookback=30, embargo=20, train_bars=200)
 
 
-@pytest.mark.parametrize("kind", ["mlp", "conv"])
-def test_numba_inference_matches_the_torch_network_it_was_trained_as(walk_bars, tiny_params, kind):
-    p = tiny_params.replace(model_kind=kind, layers=2)
+@pytest.mark.parametrize(("kind", "objective", "lookback", "layers"),
+                         [("mlp", "sign", 4, 2), ("conv", "sign", 4, 2), ("mlp", "size", 1, 3),
+                          ("conv", "size", 1, 1), ("conv", "sign", 12, 3)])
+def test_numba_inference_matches_the_torch_network_it_was_trained_as(walk_bars, tiny_params, kind, objective,
+                                                                      lookback, layers):
+    p = tiny_params.replace(model_kind=kind, objective=objective, lookback=lookback, layers=layers)
     m = fit(walk_bars, p, seed=2)
     net = build_network(kind, n_features=9, lookback=p.lookback, hidden=p.hidden, layers=p.layers,
                         dropout=0.0).double()
