@@ -33,10 +33,17 @@ def _step_optimize(ctx: dict) -> str:
     return demo_step(ctx)
 
 
+def _step_regime(ctx: dict) -> str:
+    from harness.regime._demo import demo_step
+
+    return demo_step(ctx)
+
+
 STEPS: list[tuple[str, Callable[[dict], str]]] = [
     ("environment", _step_environment),
     ("trainable strategy (mlp): fit, save, reload", _step_mlp),
     ("walk-forward optimisation (Optuna) with DSR and PBO", _step_optimize),
+    ("volatility regimes (default detector) on the S&P 500 sample", _step_regime),
 ]
 
 
