@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.regime._base import Detector, DetectorConfig, classifier_state
-from harness.regime.nb import bocpd_advance_nb, empty_outputs
+from harness.regime.nb import bocpd_advance_nb, empty_outputs, lgamma_ratio_table
 from strategies.params import param
 
 __all__ = ["BOCPDDetector", "BOCPDConfig"]
@@ -48,6 +48,7 @@ class BOCPDDetector(Detector):
 
     name = "bocpd"
     Config = BOCPDConfig
+    _cache: tuple | None = None  # (params, scratch, lgamma table): derived from the frozen config
 
     def _params(self) -> np.ndarray:
         c = self.config
@@ -63,8 +64,11 @@ class BOCPDDetector(Detector):
 
     def _advance(self, state, returns):
         out = empty_outputs(returns.size)
-        scratch = np.empty((5, self.config.max_run))
-        bocpd_advance_nb(returns, self._params(), state["bocpd"], state["prob"], state["mu"], state["kappa"],
-                         state["alpha"], state["beta"], scratch, state["cls_ring"], state["cls_sorted"],
+        if self._cache is None:
+            c = self.config
+            self._cache = (self._params(), np.empty((5, c.max_run)), lgamma_ratio_table(c.alpha0, c.max_run))
+        p, scratch, lg_tab = self._cache
+        bocpd_advance_nb(returns, p, state["bocpd"], state["prob"], state["mu"], state["kappa"],
+                         state["alpha"], state["beta"], scratch, lg_tab, state["cls_ring"], state["cls_sorted"],
                          state["cls"], *out)
         return out

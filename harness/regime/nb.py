@@ -220,17 +220,22 @@ def cusum_advance_nb(returns, p, st, ring, srt, cst, out_vol, out_label, out_cha
 
 
 @njit(cache=True)
-def _student_t_pdf_nb(x, mu, kappa, alpha, beta):
-    scale2 = beta * (kappa + 1.0) / (alpha * kappa)
-    nu = 2.0 * alpha
-    d = (x - mu) * (x - mu) / (nu * scale2)
-    logp = (math.lgamma(0.5 * (nu + 1.0)) - math.lgamma(0.5 * nu)
-            - 0.5 * math.log(nu * math.pi * scale2) - 0.5 * (nu + 1.0) * math.log1p(d))
+def _student_t_pdf_nb(x, mu, kappa, alpha, beta, lg_ratio):
+    """Student-t predictive of a Normal-Gamma posterior; ``lg_ratio = lgamma(alpha+.5) - lgamma(alpha)``."""
+    two_beta_k = 2.0 * beta * (kappa + 1.0) / kappa  # nu * scale**2
+    d = (x - mu) * (x - mu) / two_beta_k
+    logp = lg_ratio - 0.5 * math.log(math.pi * two_beta_k) - (alpha + 0.5) * math.log1p(d)
     return math.exp(logp)
 
 
+def lgamma_ratio_table(alpha0: float, size: int) -> np.ndarray:
+    """``lgamma(a + 0.5) - lgamma(a)`` for ``a = alpha0 + 0.5 * k``, ``k = 0..size-1``."""
+    a = alpha0 + 0.5 * np.arange(size)
+    return np.array([math.lgamma(v + 0.5) - math.lgamma(v) for v in a])
+
+
 @njit(cache=True)
-def bocpd_advance_nb(returns, p, st, prob, mu, kappa, alpha, beta, scratch,
+def bocpd_advance_nb(returns, p, st, prob, mu, kappa, alpha, beta, scratch, lg_tab,
                      ring, srt, cst, out_vol, out_label, out_change, out_score):
     """Advance BOCPD with a bounded run length ``R = prob.shape[0]``.
 
@@ -240,7 +245,8 @@ def bocpd_advance_nb(returns, p, st, prob, mu, kappa, alpha, beta, scratch,
     posterior probability that the current run started after ``seg_start + guard``
     (the last detected change plus a guard); above ``threshold`` a change is detected
     and ``seg_start`` moves to the start of the most probable run. The volatility is the
-    posterior mean of ``sigma`` under the current segment's run.
+    posterior mean of ``sigma`` under the current segment's run. ``lg_tab`` caches
+    :func:`lgamma_ratio_table` (runs whose ``alpha`` is ``alpha0 + k/2`` use it).
     """
     hazard, thr, guard = p[0], p[1], p[2]
     kappa0, alpha0, long_lam, warmup_obs = p[3], p[4], p[5], p[6]
@@ -287,7 +293,12 @@ def bocpd_advance_nb(returns, p, st, prob, mu, kappa, alpha, beta, scratch,
             pk = prob[k]
             if pk <= 0.0:
                 continue
-            lik = _student_t_pdf_nb(x, mu[k], kappa[k], alpha[k], beta[k])
+            ak = alpha[k]
+            if k < lg_tab.shape[0] and ak == alpha0 + 0.5 * k:
+                lgr = lg_tab[k]
+            else:
+                lgr = math.lgamma(ak + 0.5) - math.lgamma(ak)
+            lik = _student_t_pdf_nb(x, mu[k], kappa[k], ak, beta[k], lgr)
             m = pk * lik
             total_change += m * hazard
             g = m * (1.0 - hazard)
