@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from market_data._shards import ShardSpec, read_block, write_block
 from market_data.bars import FIELDS, Bars, _did_you_mean, _fmt_ts, to_ns
 from market_data.errors import ConflictError, InputError, SnapshotNotFoundError, StoreError
 from market_data.frequency import canonical_frequency, frequency_ns
@@ -275,22 +276,9 @@ class BarStore:
                     snapshot_id=session.snapshot_id, **arrays)
 
     def _read_fields(self, group: Any, lo: int, hi: int, cols: np.ndarray | None, n_stored: int) -> dict:
-        def one(name: str) -> np.ndarray:
-            arr = group[name]
-            if cols is None or (cols.size and np.array_equal(cols, np.arange(cols[0], cols[0] + cols.size))):
-                c0 = 0 if cols is None else int(cols[0])
-                c1 = n_stored if cols is None else c0 + cols.size
-                return np.ascontiguousarray(arr[lo:hi, c0:c1])
-            order = np.argsort(cols, kind="stable")
-            sorted_cols = cols[order]
-            uniq, inverse = np.unique(sorted_cols, return_inverse=True)
-            block = arr.get_orthogonal_selection((slice(lo, hi), uniq))
-            out = np.empty((hi - lo, cols.size))
-            out[:, order] = block[:, inverse]
-            return out
-
+        cols = np.arange(n_stored) if cols is None else cols
         with ThreadPoolExecutor(len(FIELDS)) as pool:
-            return dict(zip(FIELDS, pool.map(one, FIELDS), strict=True))
+            return dict(zip(FIELDS, pool.map(lambda f: _read_rect(group[f], lo, hi, cols), FIELDS), strict=True))
 
     def info(self, symbols: str | Iterable[str] | None = None, *, frequency: str | None = None,
              snapshot: str | None = None) -> list[SymbolInfo]:
@@ -472,7 +460,7 @@ class BarStore:
             cols_o = colB[old_mask]
             r_lo, r_hi = int(rows_e[0]), int(rows_e[-1]) + 1
             uniq = np.unique(cols_o)
-            stored_close = group["close"].get_orthogonal_selection((slice(r_lo, r_hi), uniq))
+            stored_close = _read_rect(group["close"], r_lo, r_hi, uniq)
             sub = stored_close[rows_e - r_lo][:, np.searchsorted(uniq, cols_o)]
             overlap = ~np.isnan(sub) & present_B[np.ix_(in_E, old_mask)]
             if overlap.any():
@@ -503,7 +491,7 @@ class BarStore:
         for f in FIELDS:
             block = np.full((T_new - r0, c1 - c0), np.nan)
             if e_src.size and oc1 > c0:
-                block[e_dst, : oc1 - c0] = group[f][int(e_src[0]):T_old, c0:oc1]
+                block[e_dst, : oc1 - c0] = _read_rect(group[f], int(e_src[0]), T_old, np.arange(c0, oc1))
             new = getattr(bars, f)
             cur = block[np.ix_(rb, cb)]
             block[np.ix_(rb, cb)] = np.where(present_B, new, cur)
@@ -517,7 +505,7 @@ class BarStore:
         if T_new != T_old:
             group["timestamps"][k:T_new] = U[k:]
         with zarr.config.set({"async.concurrency": 64}), ThreadPoolExecutor(len(FIELDS)) as pool:
-            list(pool.map(lambda f: group[f].__setitem__((slice(r0, T_new), slice(c0, c1)), blocks[f]), FIELDS))
+            list(pool.map(lambda f: _write_rect(group[f], r0, c0, blocks[f]), FIELDS))
         if new_syms:
             group.attrs["symbols"] = all_syms
         return {"kind": "write", "frequency": freq, "digest": bars.digest(), "bars": int(bars.n_bars),
@@ -542,6 +530,31 @@ class BarStore:
                 kwargs["shards"] = (lay.shard_bars, lay.shard_symbols)
             group.create_array(f, shape=(0, 0), dtype="float64", fill_value=np.nan, compressors=[compressor],
                                dimension_names=("time", "symbol"), **kwargs)
+
+
+def _read_rect(arr: Any, r0: int, r1: int, cols: np.ndarray) -> np.ndarray:
+    """Rows ``[r0, r1)`` x ``cols`` of a field array (fast path for our sharded layout)."""
+    cols = np.asarray(cols, dtype=np.intp)
+    if cols.size == 0 or r1 <= r0:
+        return np.full((max(0, r1 - r0), cols.size), np.nan)
+    uniq, inverse = np.unique(cols, return_inverse=True)
+    spec = ShardSpec.from_array(arr)
+    if spec is not None:
+        block = read_block(arr.store_path.store, spec, r0, r1, uniq)
+    elif uniq.size == uniq[-1] - uniq[0] + 1:
+        block = arr[r0:r1, int(uniq[0]):int(uniq[-1]) + 1]
+    else:
+        block = arr.get_orthogonal_selection((slice(r0, r1), uniq))
+    return block if inverse.size == uniq.size and np.array_equal(inverse, np.arange(uniq.size)) \
+        else block[:, inverse]
+
+
+def _write_rect(arr: Any, r0: int, c0: int, block: np.ndarray) -> None:
+    spec = ShardSpec.from_array(arr)
+    if spec is not None:
+        write_block(arr.store_path.store, spec, r0, c0, block)
+    else:
+        arr[r0:r0 + block.shape[0], c0:c0 + block.shape[1]] = block
 
 
 class StoreTransaction:
