@@ -58,6 +58,7 @@ def regimes(
                                           "from the table (they still count).")] = 1,
 ) -> None:
     """Print the regime timeline of a symbol: periods with start, end, label and volatility."""
+    import numpy as np
     from rich.console import Console
     from rich.table import Table
 
@@ -92,8 +93,8 @@ def regimes(
         if n < min_bars:
             continue
         seg = r[p.start:p.end + 1]
-        seg = seg[~(seg != seg)]
-        realised = float((seg**2).mean() ** 0.5) * ann if seg.size else float("nan")
+        seg = seg[np.isfinite(seg)]
+        realised = float(np.sqrt(np.mean(seg**2))) * ann if seg.size else float("nan")
         table.add_row(str(ts[p.start].date()), str(ts[p.end].date()), str(n),
                       f"[{style[p.label]}]{p.label_name}[/]", f"{p.volatility * ann:.1%}", f"{realised:.1%}")
     console.print(table)
