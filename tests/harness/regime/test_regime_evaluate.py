@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness import regime
 from harness.errors import InputError
@@ -85,3 +87,27 @@ def test_returns_from_bars_are_log_returns_aligned_with_the_bars():
     np.testing.assert_allclose(r[1:], np.log(c[1:] / c[:-1]))
     with pytest.raises(InputError, match="pass symbol="):
         regime.returns_from_bars(bars)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(10, 400), tol=st.integers(1, 60), data=st.data())
+def test_every_detection_is_a_hit_a_duplicate_or_a_false_alarm(n, tol, data):
+    idx = st.lists(st.integers(0, n - 1), unique=True, max_size=15)
+    det, true = data.draw(idx), data.draw(idx)
+    rep = regime.score_detections(det, true, n_bars=n, tolerance=tol)
+    assert rep.hits + rep.duplicates + rep.false_alarms == len(det)
+    assert rep.hits <= len(true) and rep.delays.size == rep.hits
+    assert ((rep.delays >= 0) & (rep.delays < tol)).all()
+    assert 0 <= rep.stable_bars <= n
+    # a detector that fires exactly at every true change point is perfect
+    perfect = regime.score_detections(true, true, n_bars=n, tolerance=tol)
+    assert perfect.hits == len(true) and perfect.false_alarms == 0 and (perfect.delays == 0).all()
+
+
+def test_public_names_of_the_regime_package_are_pinned():
+    assert sorted(regime.__all__) == sorted([
+        "Detector", "DetectorConfig", "RegimeResult", "RegimeState", "Period", "LABEL_NAMES", "RegimeError",
+        "RegimeChange", "Trigger", "TriggerPolicy", "DetectionReport", "evaluate", "score_detections",
+        "available", "get", "default", "from_config", "trigger_from_config", "detector_class", "register",
+        "DEFAULT_DETECTOR", "returns_from_bars"])
+    assert all(hasattr(regime, name) for name in regime.__all__)
