@@ -160,3 +160,13 @@ def test_state_of_another_detector_is_refused():
     bad = dict(st_, arrays={"ewma": st_["arrays"]["ewma"]})
     with pytest.raises(InputError, match="do not match"):
         regime.Detector.from_state(bad)
+
+
+def test_stretches_of_zero_returns_keep_every_output_finite(det):
+    rng = np.random.default_rng(13)
+    r = rng.standard_normal(900) * 0.01
+    r[:5] = 0.0
+    r[300:420] = 0.0  # a halted or stale price
+    res = det.run(r)
+    assert np.isfinite(res.volatility).all() and np.isfinite(res.score).all()
+    assert set(np.unique(res.labels)) <= {0, 1, 2}
