@@ -1,0 +1,345 @@
+"""BarStore: round trips, appends, widening, overlaps, corrections, time travel, tags, layout."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zarr
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from market_data import Bars, BarStore
+from market_data.errors import (
+    ConflictError,
+    InputError,
+    SnapshotNotFoundError,
+    StoreError,
+    ValidationError,
+)
+from market_data.store import StoreLayout
+from market_data.synthetic import regime_switching
+
+SMALL = StoreLayout(chunk_bars=16, shard_bars=32, shard_symbols=3)  # many shards even for tiny data
+
+
+def make_bars(n_bars: int = 120, n_symbols: int = 4, seed: int = 0, **kw) -> Bars:
+    bars, _ = regime_switching(n_bars, n_symbols, seed=seed, **kw)
+    return bars
+
+
+def new_store(tmp_path: Path, layout: StoreLayout = SMALL) -> BarStore:
+    return BarStore.open(tmp_path / "store", create=True, layout=layout)
+
+
+def tree_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(path)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def test_write_then_read_returns_identical_bars_and_names_the_snapshot(tmp_path):
+    store = new_store(tmp_path)
+    bars = make_bars()
+    sid = store.write(bars, message="first")
+    back = store.read()
+    assert back.equals(bars) and back.digest() == bars.digest()
+    assert back.snapshot_id == sid
+    assert store.symbols("1d") == list(bars.symbols)
+    assert store.frequencies() == ["1d"]
+
+
+def test_open_missing_store_without_create_says_how_to_get_data(tmp_path):
+    with pytest.raises(StoreError, match="harness data samples"):
+        BarStore.open(tmp_path / "nothing")
+
+
+def test_appends_in_pieces_equal_one_write(tmp_path):
+    bars = make_bars(150, 3, seed=1)
+    store = new_store(tmp_path)
+    for lo, hi in ((0, 40), (40, 41), (41, 100), (100, 150)):
+        store.write(bars[lo:hi], message=f"rows {lo}-{hi}")
+    assert store.read().equals(bars)
+    assert len(store.history()) == 4 + 2  # four writes, the store's creation, icechunk's root
+
+
+def test_new_symbols_widen_the_arrays_and_unlisted_bars_read_as_nan(tmp_path):
+    bars = make_bars(100, 5, seed=2)
+    store = new_store(tmp_path)
+    store.write(bars.select(["SYN0", "SYN1"]), message="two")
+    late = bars.select(["SYN2", "SYN3", "SYN4"])[60:]  # listed at bar 60
+    store.write(late, message="three more")
+    back = store.read()
+    assert back.symbols == bars.symbols
+    assert np.isnan(back.close[:60, 2:]).all()  # never written: NaN, not zarr's default 0.0
+    np.testing.assert_array_equal(back.close[60:, 2:], bars.close[60:, 2:])
+    np.testing.assert_array_equal(back.open[:, :2], bars.open[:, :2])
+    only_late = store.read("SYN3")
+    assert only_late.n_bars == 40 and only_late.timestamps[0] == bars.timestamps[60]
+
+
+def test_bars_inserted_into_a_gap_keep_every_other_bar(tmp_path):
+    bars = make_bars(90, 3, seed=3)
+    store = new_store(tmp_path)
+    store.write(bars[:30], message="head")
+    store.write(bars[60:], message="tail")
+    store.write(bars[30:60], message="the gap")
+    assert store.read().equals(bars)
+
+
+def test_overlap_is_rejected_naming_the_first_overlapping_bar_and_nothing_changes(tmp_path):
+    bars = make_bars(80, 2, seed=4)
+    store = new_store(tmp_path)
+    store.write(bars[:50], message="first")
+    before = tree_digest(store.path)
+    with pytest.raises(ConflictError) as err:
+        store.write(bars[40:70], message="overlaps")
+    text = str(err.value)
+    assert "SYN0" in text and str(np.datetime64(int(bars.timestamps[40]), "ns").astype("datetime64[D]")) in text
+    assert "on_conflict='replace'" in text
+    assert tree_digest(store.path) == before
+
+
+def test_replace_writes_a_correction_and_the_old_snapshot_stays_readable(tmp_path):
+    bars = make_bars(60, 2, seed=5)
+    store = new_store(tmp_path)
+    old = store.write(bars, message="original")
+    fixed_close = bars.close.copy()
+    fixed_close[10, 1] *= 1.01
+    fixed_high = np.maximum(bars.high, fixed_close)
+    fix = Bars(timestamps=bars.timestamps[10:11], symbols=("SYN1",), open=bars.open[10:11, 1:],
+               high=fixed_high[10:11, 1:], low=bars.low[10:11, 1:], close=fixed_close[10:11, 1:],
+               volume=bars.volume[10:11, 1:])
+    new = store.write(fix, message="correct one close", on_conflict="replace")
+    assert new != old
+    now = store.read()
+    assert now.close[10, 1] == fixed_close[10, 1]
+    assert now.close[10, 0] == bars.close[10, 0]
+    assert store.read(snapshot=old).equals(bars)  # time travel
+    assert store.history()[0].metadata["replaced"] == 1
+
+
+def test_tags_name_snapshots_and_reads_by_tag_see_that_snapshot(tmp_path):
+    bars = make_bars(40, 2, seed=6)
+    store = new_store(tmp_path)
+    first = store.write(bars[:20], message="a")
+    assert store.tag("train-2024", first) == first
+    store.write(bars[20:], message="b")
+    assert store.read(snapshot="train-2024").equals(bars[:20])
+    assert store.read(snapshot="train-2024").snapshot_id == first
+    assert store.tags() == {"train-2024": first}
+    assert store.history()[1].tags == ("train-2024",)
+    with pytest.raises(ConflictError, match="already exists"):
+        store.tag("train-2024")
+    with pytest.raises(InputError, match="invalid"):
+        store.tag("bad name/with slash")
+
+
+def test_unknown_snapshot_or_tag_is_a_clear_error(tmp_path):
+    store = new_store(tmp_path)
+    store.write(make_bars(10, 1), message="x")
+    store.tag("release-1")
+    with pytest.raises(SnapshotNotFoundError, match="unknown snapshot or tag 'release-2'.*did you mean 'release-1'"):
+        store.read(snapshot="release-2")
+
+
+def test_read_by_symbols_and_time_range(tmp_path):
+    bars = make_bars(100, 4, seed=7)
+    store = new_store(tmp_path)
+    store.write(bars, message="x")
+    start, end = int(bars.timestamps[20]), int(bars.timestamps[49])
+    got = store.read(["SYN3", "SYN1"], start=start, end=end)
+    assert got.equals(bars.select(["SYN3", "SYN1"]).between(start, end))
+    with pytest.raises(InputError, match="did you mean"):
+        store.read("SYN9x")
+    with pytest.raises(InputError, match="no '1h' bars"):
+        store.read(frequency="1h")
+
+
+def test_frequencies_live_in_separate_groups(tmp_path):
+    store = new_store(tmp_path)
+    daily = make_bars(30, 2, seed=8)
+    hourly = make_bars(50, 2, seed=9, frequency="1h")
+    store.write(daily, message="d")
+    store.write(hourly, message="h")
+    assert store.frequencies() == ["1d", "1h"]
+    assert store.read(frequency="1h").equals(hourly)
+    assert store.read().equals(daily)
+
+
+def test_info_reports_first_last_count_and_gaps(tmp_path):
+    bars = make_bars(50, 2, seed=10)
+    close = bars.close.copy()
+    fields = {f: getattr(bars, f).copy() for f in ("open", "high", "low", "close", "volume")}
+    for f in fields.values():
+        f[20:23, 1] = np.nan  # a 3-bar halt of SYN1
+    del close
+    holed = Bars(timestamps=bars.timestamps, symbols=bars.symbols, **fields)
+    store = new_store(tmp_path)
+    store.write(holed, message="x")
+    info = {i.symbol: i for i in store.info()}
+    assert info["SYN0"].bars == 50 and info["SYN0"].gaps == 0
+    assert info["SYN1"].bars == 47 and info["SYN1"].gaps == 3
+    assert info["SYN1"].first == "2000-01-03"
+
+
+def test_rejected_write_leaves_the_store_byte_for_byte_unchanged(tmp_path):
+    bars = make_bars(40, 2, seed=11)
+    store = new_store(tmp_path)
+    store.write(bars[:20], message="ok")
+    before = tree_digest(store.path)
+    bad_high = bars.high[20:].copy()
+    bad_high[5, 1] = bars.low[25, 1] * 0.5
+    bad = Bars(timestamps=bars.timestamps[20:], symbols=bars.symbols, open=bars.open[20:], high=bad_high,
+               low=bars.low[20:], close=bars.close[20:], volume=bars.volume[20:])
+    with pytest.raises(ValidationError, match="SYN1.*high_below_open_close"):
+        store.write(bad, message="bad")
+    assert tree_digest(store.path) == before
+    assert store.read().equals(bars[:20])
+
+
+def test_two_stores_with_the_same_data_have_the_same_digest_but_different_snapshot_ids(tmp_path):
+    bars = make_bars(30, 2, seed=12)
+    a = BarStore.open(tmp_path / "a", create=True)
+    b = BarStore.open(tmp_path / "b", create=True)
+    sa, sb = a.write(bars, message="x"), b.write(bars, message="x")
+    assert sa != sb
+    assert a.read().digest() == b.read().digest() == a.history()[0].metadata["digest"]
+
+
+def test_reading_one_symbol_fetches_only_that_symbols_chunks(tmp_path):
+    from zarr.storage import WrapperStore
+
+    bars = make_bars(400, 30, seed=13)
+    store = BarStore.open(tmp_path / "s", create=True,
+                          layout=StoreLayout(chunk_bars=64, shard_bars=64, shard_symbols=10))
+    store.write(bars, message="x")
+    fetched: list[tuple[str, object]] = []
+    total = sum(f.stat().st_size for f in (store.path / "chunks").rglob("*") if f.is_file())
+
+    class Spy(WrapperStore):
+        async def get(self, key, prototype, byte_range=None):
+            buf = await self._store.get(key, prototype, byte_range)
+            if "/c/" in key and buf is not None:
+                fetched.append((key, len(buf)))
+            return buf
+
+    store._root = lambda session, mode="r": zarr.open_group(Spy(session.store), mode=mode)
+    got = store.read("SYN17")
+    assert got.equals(bars.select("SYN17"))
+    field_keys = [k for k, _ in fetched if not k.startswith("1d/timestamps")]
+    assert field_keys and all(k.endswith("/1") for k in field_keys)  # shard column 1 holds symbols 10-19
+    field_bytes = sum(n for k, n in fetched if not k.startswith("1d/timestamps"))
+    # one symbol of 30 (plus shard indexes): far below even a shard's share of the data
+    assert field_bytes < total / 10
+
+
+def test_one_bar_append_rewrites_only_the_last_row_of_shards(tmp_path):
+    bars = make_bars(130, 12, seed=14)
+    store = BarStore.open(tmp_path / "s", create=True,
+                          layout=StoreLayout(chunk_bars=32, shard_bars=32, shard_symbols=4))
+    store.write(bars[:129], message="bulk")
+    chunks = store.path / "chunks"
+    before = {p.name for p in chunks.iterdir()}
+    store.write(bars[129:], message="one bar")
+    written = {p.name for p in chunks.iterdir()} - before
+    # 5 fields x 3 shard columns in the last shard row, plus the timestamps chunk
+    assert len(written) == 5 * 3 + 1
+    assert store.read().equals(bars)
+
+
+def test_store_written_by_the_fast_path_reads_identically_with_plain_zarr(tmp_path):
+    bars = make_bars(100, 7, seed=15)
+    store = BarStore.open(tmp_path / "s", create=True,
+                          layout=StoreLayout(chunk_bars=8, shard_bars=24, shard_symbols=3))
+    store.write(bars[:50], message="a")
+    store.write(bars[50:], message="b")
+    group = zarr.open_group(store._session().store, mode="r")["1d"]
+    for f in ("open", "high", "low", "close", "volume"):
+        np.testing.assert_array_equal(group[f][:], getattr(bars, f))
+    np.testing.assert_array_equal(group["timestamps"][:], bars.timestamps)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fast_shard_reader_and_writer_agree_with_zarr(data, tmp_path):
+    from zarr.codecs import BloscCodec
+
+    from market_data._shards import ShardSpec, read_block, write_block
+
+    T = data.draw(st.integers(1, 40), label="T")
+    N = data.draw(st.integers(1, 9), label="N")
+    Tc = data.draw(st.integers(1, 8), label="Tc")
+    Ts = Tc * data.draw(st.integers(1, 3), label="Ts/Tc")
+    Ns = data.draw(st.integers(1, 4), label="Ns")
+    seed = data.draw(st.integers(0, 2**16), label="seed")
+    rng = np.random.default_rng(seed)
+    mem = zarr.storage.MemoryStore()
+    arr = zarr.create_array(mem, name="g/close", shape=(T, N), chunks=(Tc, 1), shards=(Ts, Ns), dtype="f8",
+                            fill_value=np.nan, compressors=[BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")])
+    x = np.round(rng.normal(100, 1, (T, N)), 2)
+    x[rng.random((T, N)) < 0.3] = np.nan
+    half = T // 2
+    arr[:half] = x[:half]  # zarr writes the head
+    spec = ShardSpec.from_array(arr)
+    assert spec is not None
+    write_block(mem, spec, half, 0, x[half:])  # we write the tail (partial chunks included)
+    np.testing.assert_array_equal(arr[:], x)
+    r0, r1 = sorted(int(v) for v in rng.integers(0, T + 1, 2))
+    cols = np.unique(rng.integers(0, N, int(rng.integers(1, N + 1))))
+    np.testing.assert_array_equal(read_block(mem, spec, r0, r1, cols), x[r0:r1][:, cols])
+
+
+def test_a_store_of_another_layout_falls_back_to_zarr_and_still_round_trips(tmp_path):
+    bars = make_bars(70, 3, seed=16)
+    store = BarStore.open(tmp_path / "s", create=True,
+                          layout=StoreLayout(chunk_bars=16, shard_bars=16, shard_symbols=1))  # unsharded
+    store.write(bars[:35], message="a")
+    store.write(bars[35:], message="b")
+    assert store.read().equals(bars)
+    assert store.read(["SYN2", "SYN0"]).equals(bars.select(["SYN2", "SYN0"]))
+
+
+def test_layout_config_rejects_unknown_fields_and_bad_multiples():
+    with pytest.raises(InputError, match="did you mean 'chunk_bars'"):
+        StoreLayout(chunk_bar=10)
+    with pytest.raises(InputError, match="multiple of chunk_bars"):
+        StoreLayout(chunk_bars=30, shard_bars=40)
+
+
+def test_write_refuses_bad_arguments(tmp_path):
+    store = new_store(tmp_path)
+    bars = make_bars(10, 1)
+    with pytest.raises(InputError, match="commit message"):
+        store.write(bars, message="  ")
+    with pytest.raises(InputError, match="on_conflict"):
+        store.write(bars, message="x", on_conflict="merge")
+    with pytest.raises(InputError, match="empty"):
+        store.write(bars[:0], message="x")
+    weird = Bars(timestamps=bars.timestamps, symbols=("A B",), open=bars.open, high=bars.high, low=bars.low,
+                 close=bars.close, volume=bars.volume)
+    with pytest.raises(InputError, match="symbol 'A B' is invalid"):
+        store.write(weird, message="x")
+
+
+def test_transaction_commits_several_batches_as_one_snapshot(tmp_path):
+    bars = make_bars(60, 2, seed=17)
+    store = new_store(tmp_path)
+    n = len(store.history())
+    with store.transaction("batches") as tx:
+        tx.write(bars[:30])
+        tx.write(bars[30:])
+    assert len(store.history()) == n + 1
+    assert store.read().equals(bars) and store.read().snapshot_id == tx.snapshot_id
+    assert store.history()[0].metadata["batches"] == 2
+
+
+def test_memory_uri_store_works_without_a_folder():
+    store = BarStore.open("memory://", create=True)
+    bars = make_bars(20, 2, seed=18)
+    store.write(bars, message="x")
+    assert store.read().equals(bars)
