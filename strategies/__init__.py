@@ -7,7 +7,7 @@ from market_data._numba import ensure_cache_dir as _ensure_cache_dir
 
 _ensure_cache_dir()
 
-from strategies._base import Strategy  # noqa: E402
+from strategies._base import Strategy, coerce_params, run_kernel  # noqa: E402
 from strategies._registry import _builtin, available, get, register, unregister  # noqa: E402
 from strategies.params import Config, Params, ParamError, param  # noqa: E402
 
@@ -21,4 +21,5 @@ _builtin("xs_momentum", "strategies.xs_momentum")
 _builtin("sma_reversal", "strategies.sma_reversal")
 _builtin("mlp", "strategies.ml.strategy")
 
-__all__ = ["Strategy", "get", "available", "register", "unregister", "Params", "Config", "param", "ParamError"]
+__all__ = ["Strategy", "get", "available", "register", "unregister", "Params", "Config", "param", "ParamError",
+           "run_kernel", "coerce_params"]
