@@ -20,7 +20,15 @@ A strategy is a module in ``strategies/`` (or any object a user registers) with:
     where row ``t`` uses bars up to and including ``t`` only (the engine fills it at the
     open of ``t+1``).
 
+Optional: ``max_leverage(params) -> float``, the bound on the gross leverage
+``sum |w[t]|`` (1 when absent; the contract suite checks it).
+
 Trainable strategies add ``trainable = True`` and ``fit(bars, params, seed)``.
+
+The kernel contract in full: write *every* cell of ``out`` (sweeps reuse the buffer),
+allocate only per-column 1-D scratch, rows ``< warmup`` and cells whose close is NaN
+(no bar) get 0, all weights finite. :func:`run_kernel` and :func:`coerce_params` are
+the usual body of ``target_weights``; :mod:`strategies.testing` checks all of this.
 """
 
 from __future__ import annotations
