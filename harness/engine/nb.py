@@ -66,50 +66,19 @@ def is_close_nb(a: float, b: float) -> bool:
 
 
 @njit(cache=True)
-def _record_nb(orders, n_orders, t, col, size, price, fees, side, reason):
-    k = n_orders[0]
-    if k < orders.shape[0]:
-        orders[k]["id"] = k
-        orders[k]["col"] = col
-        orders[k]["idx"] = t
-        orders[k]["size"] = size
-        orders[k]["price"] = price
-        orders[k]["fees"] = fees
-        orders[k]["side"] = side
-        orders[k]["reason"] = reason
-    n_orders[0] = k + 1
+def buy_nb(size, price, cash_limit, p):
+    """Size and cost of a buy of ``size`` units at ``price`` (before slippage), spending at most ``cash_limit``.
 
-
-@njit(cache=True)
-def _apply_fill_nb(n, signed_size, fill_price, pos, entry_px, extreme):
-    """Update position, average entry price and extreme after a fill of ``signed_size``."""
-    old = pos[n]
-    new = old + signed_size
-    if is_close_nb(new, 0.0):
-        new = 0.0
-    if new == 0.0:
-        entry_px[n] = np.nan
-        extreme[n] = np.nan
-    elif old == 0.0 or (old > 0.0) != (new > 0.0):
-        entry_px[n] = fill_price
-        extreme[n] = fill_price
-    elif abs(new) > abs(old):
-        entry_px[n] = (abs(old) * entry_px[n] + abs(signed_size) * fill_price) / abs(new)
-    pos[n] = new
-
-
-@njit(cache=True)
-def buy_nb(n, t, size, price, cash_limit, p, cash, pos, entry_px, extreme, orders, n_orders, reason):
-    """Buy ``size`` units of symbol ``n`` at ``price`` (before slippage), spending at most ``cash_limit``.
-
-    Returns the filled size (0.0 when ignored or rejected). Mirrors vectorbt's ``buy_nb``
-    (no lock_cash): an order that costs more than ``cash_limit`` is cut to what it affords.
+    Returns ``(filled_size, fill_price, fees, cash_spent)``; ``filled_size`` 0.0 means the
+    order was ignored or rejected. Mirrors vectorbt's ``buy_nb`` (no lock_cash): an order
+    that costs more than ``cash_limit`` (fees included) is cut to what it affords.
+    Pure scalar function: callers apply the result to their own state.
     """
     adj_price = price * (1.0 + p.slippage)
     if not np.isnan(p.granularity):
         size = size // p.granularity * p.granularity
     if cash_limit <= 0.0 or size <= 0.0 or is_close_nb(size, 0.0):
-        return 0.0
+        return 0.0, adj_price, 0.0, 0.0
     req = size * adj_price
     fees = req * p.fee_rate + p.fixed_fee
     total = req + fees
@@ -118,7 +87,7 @@ def buy_nb(n, t, size, price, cash_limit, p, cash, pos, entry_px, extreme, order
     else:
         max_req = (cash_limit - p.fixed_fee) / (1.0 + p.fee_rate)
         if max_req <= 0.0:
-            return 0.0
+            return 0.0, adj_price, 0.0, 0.0
         final_size = max_req / adj_price
         if not np.isnan(p.granularity):
             final_size = final_size // p.granularity * p.granularity
@@ -129,33 +98,83 @@ def buy_nb(n, t, size, price, cash_limit, p, cash, pos, entry_px, extreme, order
             fees = cash_limit - max_req
             total = cash_limit
     if final_size <= 0.0 or is_close_nb(final_size, 0.0):
-        return 0.0
-    cash[0] = cash[0] - total
-    if is_close_nb(cash[0], 0.0):
-        cash[0] = 0.0
-    _apply_fill_nb(n, final_size, adj_price, pos, entry_px, extreme)
-    _record_nb(orders, n_orders, t, n, final_size, adj_price, fees, 0, reason)
-    return final_size
+        return 0.0, adj_price, 0.0, 0.0
+    return final_size, adj_price, fees, total
 
 
 @njit(cache=True)
-def sell_nb(n, t, size, price, p, cash, pos, entry_px, extreme, orders, n_orders, reason):
-    """Sell (or sell short) ``size`` units of symbol ``n`` at ``price`` (before slippage).
+def sell_nb(size, price, p):
+    """Proceeds of a sale (or short sale) of ``size`` units at ``price`` (before slippage).
 
-    Returns the filled size (0.0 when ignored, or rejected because fees exceed proceeds).
+    Returns ``(filled_size, fill_price, fees, cash_received)``; ``filled_size`` 0.0 when
+    ignored, or rejected because fees exceed the proceeds.
     """
     adj_price = price * (1.0 - p.slippage)
     if not np.isnan(p.granularity):
         size = size // p.granularity * p.granularity
     if size <= 0.0 or is_close_nb(size, 0.0):
-        return 0.0
+        return 0.0, adj_price, 0.0, 0.0
     acq = size * adj_price
     fees = acq * p.fee_rate + p.fixed_fee
     if acq - fees < 0.0:
+        return 0.0, adj_price, 0.0, 0.0
+    return size, adj_price, fees, acq - fees
+
+
+@njit(cache=True)
+def apply_fill_nb(pos, entry_px, extreme, signed_size, fill_price):
+    """New ``(position, average entry price, extreme)`` of one symbol after a fill.
+
+    Adding to a position averages the entry price; reducing keeps it; opening or flipping
+    resets entry and extreme to the fill price; going flat sets both to NaN.
+    """
+    new = pos + signed_size
+    if is_close_nb(new, 0.0):
+        new = 0.0
+    if new == 0.0:
+        return 0.0, np.nan, np.nan
+    if pos == 0.0 or (pos > 0.0) != (new > 0.0):
+        return new, fill_price, fill_price
+    if abs(new) > abs(pos):
+        return new, (abs(pos) * entry_px + abs(signed_size) * fill_price) / abs(new), extreme
+    return new, entry_px, extreme
+
+
+@njit(cache=True, inline="always")
+def trade_nb(n, t, signed_size, price, cash_limit, p, cash, pos, entry_px, extreme, orders, n_orders, reason):
+    """Fill an order of ``signed_size`` units (> 0 buy, < 0 sell) of symbol ``n`` and update the state.
+
+    Buys spend at most ``cash_limit``. Writes an ``order_dt`` record when it fits in
+    ``orders`` and always advances ``n_orders[0]``. Returns the filled size (unsigned).
+    """
+    if signed_size > 0.0:
+        size, fill_price, fees, cash_delta = buy_nb(signed_size, price, cash_limit, p)
+        cash_delta = -cash_delta
+        side = 0
+        signed = size
+    else:
+        size, fill_price, fees, cash_delta = sell_nb(-signed_size, price, p)
+        side = 1
+        signed = -size
+    if size == 0.0:
         return 0.0
-    cash[0] = cash[0] + (acq - fees)
-    _apply_fill_nb(n, -size, adj_price, pos, entry_px, extreme)
-    _record_nb(orders, n_orders, t, n, size, adj_price, fees, 1, reason)
+    c = cash[0] + cash_delta
+    if is_close_nb(c, 0.0):
+        c = 0.0
+    cash[0] = c
+    pos[n], entry_px[n], extreme[n] = apply_fill_nb(pos[n], entry_px[n], extreme[n], signed, fill_price)
+    k = n_orders[0]
+    if k < orders.shape[0]:
+        rec = orders[k]
+        rec["id"] = k
+        rec["col"] = n
+        rec["idx"] = t
+        rec["size"] = size
+        rec["price"] = fill_price
+        rec["fees"] = fees
+        rec["side"] = side
+        rec["reason"] = reason
+    n_orders[0] = k + 1
     return size
 
 
@@ -200,21 +219,18 @@ def _stop_levels_nb(n, pos, entry_px, extreme, p):
 
 @njit(cache=True)
 def _exit_nb(n, t, price, reason, p, cash, pos, entry_px, extreme, orders, n_orders):
-    if pos[n] > 0.0:
-        sell_nb(n, t, pos[n], price, p, cash, pos, entry_px, extreme, orders, n_orders, reason)
-    elif pos[n] < 0.0:
-        buy_nb(n, t, -pos[n], price, cash[0], p, cash, pos, entry_px, extreme, orders, n_orders, reason)
+    trade_nb(n, t, -pos[n], price, cash[0], p, cash, pos, entry_px, extreme, orders, n_orders, reason)
 
 
 @njit(cache=True)
-def _check_stops_nb(t, open_, high, low, at_open, p, cash, pos, entry_px, extreme, orders, n_orders):
+def _check_stops_nb(t, r, open_, high, low, at_open, p, cash, pos, entry_px, extreme, orders, n_orders):
     """Gap check at the open (``at_open``) or intrabar check against low/high."""
     for n in range(pos.shape[0]):
         if pos[n] == 0.0:
             continue
         stop, reason, target = _stop_levels_nb(n, pos, entry_px, extreme, p)
         if at_open:
-            o = open_[n]
+            o = open_[r, n]
             if np.isnan(o):
                 continue
             if pos[n] > 0.0:
@@ -228,8 +244,8 @@ def _check_stops_nb(t, open_, high, low, at_open, p, cash, pos, entry_px, extrem
                 elif not np.isnan(target) and o <= target:
                     _exit_nb(n, t, o, TAKE_PROFIT, p, cash, pos, entry_px, extreme, orders, n_orders)
         else:
-            hi = high[n]
-            lo = low[n]
+            hi = high[r, n]
+            lo = low[r, n]
             if np.isnan(hi) or np.isnan(lo):
                 continue
             if pos[n] > 0.0:
@@ -254,12 +270,12 @@ def _has_stops_nb(p) -> bool:
 
 
 @njit(cache=True)
-def _place_orders_nb(t, price, target, place, p, cash, pos, entry_px, extreme, val_px, orders, n_orders):
+def _place_orders_nb(t, r, price, target, place, p, cash, pos, entry_px, extreme, val_px, orders, n_orders):
     """Rebalance the symbols flagged in ``place`` towards ``target`` at ``price`` (one row)."""
     N = pos.shape[0]
     for n in range(N):
-        if not np.isnan(price[n]):
-            val_px[n] = price[n]
+        if not np.isnan(price[r, n]):
+            val_px[n] = price[r, n]
     equity = portfolio_value_nb(cash[0], pos, val_px)
     gross = 0.0
     for n in range(N):
@@ -270,45 +286,43 @@ def _place_orders_nb(t, price, target, place, p, cash, pos, entry_px, extreme, v
         scale = p.leverage / gross
     n_place = 0
     for n in range(N):
-        if place[n] and not np.isnan(price[n]):
+        if place[n] and not np.isnan(price[r, n]):
             n_place += 1
     if n_place == 0:
         return
     if equity <= 0.0:
         for n in range(N):
-            if place[n] and not np.isnan(price[n]):
+            if place[n] and not np.isnan(price[r, n]):
                 place[n] = False
         return
     if N == 1:
-        if place[0] and not np.isnan(price[0]):
+        if place[0] and not np.isnan(price[r, 0]):
             place[0] = False
-            _order_to_target_nb(0, t, target[0] * scale, equity, price[0], p, cash, pos, entry_px,
+            _order_to_target_nb(0, t, target[0] * scale, equity, price[r, 0], p, cash, pos, entry_px,
                                 extreme, orders, n_orders)
         return
     values = np.full(N, np.inf)
     for n in range(N):
-        if place[n] and not np.isnan(price[n]):
-            values[n] = target[n] * scale * equity - pos[n] * price[n]
+        if place[n] and not np.isnan(price[r, n]):
+            values[n] = target[n] * scale * equity - pos[n] * price[r, n]
     seq = np.argsort(values, kind="mergesort")
     for k in range(n_place):
         n = seq[k]
         place[n] = False
-        _order_to_target_nb(n, t, target[n] * scale, equity, price[n], p, cash, pos, entry_px,
+        _order_to_target_nb(n, t, target[n] * scale, equity, price[r, n], p, cash, pos, entry_px,
                             extreme, orders, n_orders)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _order_to_target_nb(n, t, w, equity, price, p, cash, pos, entry_px, extreme, orders, n_orders):
     if is_close_nb(pos[n], 0.0):
         pos[n] = 0.0
     size = w * equity / price - pos[n]
-    if size > 0.0:
+    if size != 0.0:
         cash_limit = cash[0]
         if p.leverage > 1.0:
             cash_limit = cash[0] + (p.leverage - 1.0) * equity
-        buy_nb(n, t, size, price, cash_limit, p, cash, pos, entry_px, extreme, orders, n_orders, SIGNAL)
-    elif size < 0.0:
-        sell_nb(n, t, -size, price, p, cash, pos, entry_px, extreme, orders, n_orders, SIGNAL)
+        trade_nb(n, t, size, price, cash_limit, p, cash, pos, entry_px, extreme, orders, n_orders, SIGNAL)
 
 
 @njit(cache=True)
@@ -334,20 +348,28 @@ def execute_bar_nb(t, open_, high, low, close, target, place, fill_at_open, p,
     position opened at this open can be stopped in this bar); otherwise the intrabar
     stop check comes first and the target orders fill at the close.
     """
+    _bar_nb(t, 0, open_.reshape(1, -1), high.reshape(1, -1), low.reshape(1, -1), close.reshape(1, -1), target,
+            place, fill_at_open, p, cash, pos, entry_px, extreme, val_px, orders, n_orders)
+
+
+@njit(cache=True)
+def _bar_nb(t, r, open_, high, low, close, target, place, fill_at_open, p,
+            cash, pos, entry_px, extreme, val_px, orders, n_orders):
+    """:func:`execute_bar_nb` on row ``r`` of ``(T, N)`` price arrays (no row views)."""
     stops = _has_stops_nb(p)
     if stops:
-        _check_stops_nb(t, open_, high, low, True, p, cash, pos, entry_px, extreme, orders, n_orders)
+        _check_stops_nb(t, r, open_, high, low, True, p, cash, pos, entry_px, extreme, orders, n_orders)
     if fill_at_open:
-        _place_orders_nb(t, open_, target, place, p, cash, pos, entry_px, extreme, val_px, orders, n_orders)
+        _place_orders_nb(t, r, open_, target, place, p, cash, pos, entry_px, extreme, val_px, orders, n_orders)
         if stops:
-            _check_stops_nb(t, open_, high, low, False, p, cash, pos, entry_px, extreme, orders, n_orders)
+            _check_stops_nb(t, r, open_, high, low, False, p, cash, pos, entry_px, extreme, orders, n_orders)
     else:
         if stops:
-            _check_stops_nb(t, open_, high, low, False, p, cash, pos, entry_px, extreme, orders, n_orders)
-        _place_orders_nb(t, close, target, place, p, cash, pos, entry_px, extreme, val_px, orders, n_orders)
-    for n in range(close.shape[0]):
-        if not np.isnan(close[n]):
-            val_px[n] = close[n]
+            _check_stops_nb(t, r, open_, high, low, False, p, cash, pos, entry_px, extreme, orders, n_orders)
+        _place_orders_nb(t, r, close, target, place, p, cash, pos, entry_px, extreme, val_px, orders, n_orders)
+    for n in range(close.shape[1]):
+        if not np.isnan(close[r, n]):
+            val_px[n] = close[r, n]
 
 
 @njit(cache=True)
@@ -402,20 +424,39 @@ def simulate_nb(open_, high, low, close, weights, fill_at_open, rebalance_every,
     place = np.zeros(N, np.bool_)
     keep_cash = cash_out.shape[0] > 0
     keep_pos = pos_out.shape[0] > 0
+    stops = _has_stops_nb(p)
     for t in range(T):
         d = t - 1 if fill_at_open else t
-        if d >= 0:
-            rebalance = rebalance_every > 0 and d % rebalance_every == 0
-            for n in range(N):
+        rebalance = d >= 0 and rebalance_every > 0 and d % rebalance_every == 0
+        busy = False
+        for n in range(N):
+            if d >= 0:
                 w = weights[d, n]
                 if not np.isnan(w) and w != target[n]:
                     target[n] = w
                     place[n] = True
                 elif rebalance:
                     place[n] = True
-        execute_bar_nb(t, open_[t], high[t], low[t], close[t], target, place, fill_at_open, p,
-                       cash, pos, entry_px, extreme, val_px, orders, n_orders)
-        equity_out[t] = portfolio_value_nb(cash[0], pos, val_px)
+            if place[n] or (stops and pos[n] != 0.0):
+                busy = True
+        if busy:
+            _bar_nb(t, t, open_, high, low, close, target, place, fill_at_open, p,
+                    cash, pos, entry_px, extreme, val_px, orders, n_orders)
+            v = cash[0]
+            for n in range(N):
+                if pos[n] != 0.0:
+                    v += pos[n] * val_px[n]
+        else:  # nothing to fill or check: only the valuation part of execute_bar_nb
+            v = cash[0]
+            for n in range(N):
+                if fill_at_open and not np.isnan(open_[t, n]):
+                    val_px[n] = open_[t, n]
+                px = close[t, n]
+                if not np.isnan(px):
+                    val_px[n] = px
+                if pos[n] != 0.0:
+                    v += pos[n] * val_px[n]
+        equity_out[t] = v
         if keep_cash:
             cash_out[t] = cash[0]
         if keep_pos:
