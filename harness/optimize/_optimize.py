@@ -106,15 +106,40 @@ def _storage(storage: Any, name: str) -> tuple[Any, str, Path | None]:
 
     sidecar = paths().results / "studies" / name / "oos_returns"
     if storage is None:
-        p = paths().ensure()
-        return p.optuna_url, p.optuna_url, sidecar
+        storage = paths().ensure().optuna_url
     if isinstance(storage, str) and storage.strip().lower() in _MEMORY:
         return optuna.storages.InMemoryStorage(), "memory", None
     if isinstance(storage, optuna.storages.InMemoryStorage):
         return storage, "memory", None
+    if isinstance(storage, str) and storage.startswith("sqlite:"):
+        return _sqlite_storage(storage), storage, sidecar
     if isinstance(storage, str):
         return storage, storage, sidecar
     return storage, type(storage).__name__, sidecar
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def _sqlite_storage(url: str) -> Any:
+    """An Optuna RDB storage on SQLite in WAL mode with ``synchronous=NORMAL``.
+
+    Optuna commits every ``trial.report``; with SQLite's default rollback journal each
+    commit costs several fsyncs (measured 0.72 s per 16-report trial on the shared dev
+    box, 0.14 s in WAL mode). The file stays a plain SQLite database that
+    optuna-dashboard opens as usual.
+    """
+    import optuna
+    import sqlalchemy
+
+    storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 30}})
+    sqlalchemy.event.listen(storage.engine, "connect", _sqlite_pragmas)
+    storage.engine.dispose()  # connections opened while creating the tables lack the pragmas
+    return storage
 
 
 def _default_name(strategy: str, bars: Bars, cv: Any, objectives: tuple[str, ...]) -> str:
@@ -214,8 +239,10 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
     single = len(objectives) == 1
     if sampler is None:
         sampler = optuna.samplers.TPESampler(seed=seed) if single else optuna.samplers.NSGAIISampler(seed=seed)
+    prune_from = 0  # first fold after which should_prune() is asked (it reads every trial: costly on RDB)
     if pruner is None:
-        pruner = optuna.pruners.MedianPruner(n_startup_trials=10, n_warmup_steps=max(1, evaluator.n_folds // 2)) \
+        prune_from = max(1, evaluator.n_folds // 2)
+        pruner = optuna.pruners.MedianPruner(n_startup_trials=10, n_warmup_steps=prune_from) \
             if single else optuna.pruners.NopPruner()
     lineage = _lineage(bars, strat, objectives, directions, cv, seed, name, storage_desc, config, space, fixed,
                        evaluator.n_folds)
@@ -261,7 +288,7 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
                 if single:
                     running = metric_of_returns(np.concatenate(parts), objectives[0], ppy)
                     trial.report(0.0 if math.isnan(running) else running, step=k)
-                    if trial.should_prune():
+                    if k >= prune_from and trial.should_prune():
                         trial.set_user_attr("fold_values", fold_values)
                         raise optuna.TrialPruned(f"pruned after fold {k}")
             trial.set_user_attr("fold_values", fold_values)

@@ -27,14 +27,20 @@ def moments_1d_nb(x):
     """
     n = 0
     s = 0.0
+    lo = np.inf
+    hi = -np.inf
     for i in range(x.shape[0]):
         v = x[i]
         if not np.isnan(v):
             n += 1
             s += v
+            lo = min(lo, v)
+            hi = max(hi, v)
     if n == 0:
         return 0, np.nan, np.nan, np.nan, np.nan
     mean = s / n
+    if n >= 2 and lo == hi:  # exactly constant (the float mean may differ by rounding)
+        return n, lo, 0.0, np.nan, np.nan
     m2 = 0.0
     m3 = 0.0
     m4 = 0.0
