@@ -27,7 +27,7 @@ import numpy as np
 from market_data.bars import FIELDS, Bars, _fmt_ts
 from market_data.errors import InputError, ValidationError
 from market_data.frequency import canonical_frequency
-from market_data.validation import check_frequency, validate_bars, validate_frame
+from market_data.validation import check_frequency, is_date_only, validate_bars, validate_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -114,8 +114,10 @@ def _to_bars(df: pd.DataFrame, *, tz: str | None, frequency: str | None, row_off
     if ts.dtype.kind in "iu":
         ts = pd.to_datetime(ts.to_numpy(dtype=np.int64), unit="ns", utc=True)
     elif not isinstance(ts.dtype, pd.DatetimeTZDtype):
-        ts = pd.to_datetime(ts, format="mixed") if ts.dtype == object else pd.to_datetime(ts)
-        ts = ts.dt.tz_localize(tz) if getattr(ts.dt, "tz", None) is None else ts
+        parsed = pd.to_datetime(ts, format="mixed") if ts.dtype == object else pd.to_datetime(ts)
+        if getattr(parsed.dt, "tz", None) is None:
+            parsed = parsed.dt.tz_localize(tz if tz is not None or not is_date_only(ts, parsed) else "UTC")
+        ts = parsed
     frame = pd.DataFrame({"timestamp": pd.DatetimeIndex(ts).tz_convert("UTC"), "symbol": df["symbol"].astype(str)})
     for f in FIELDS:
         frame[f] = pd.to_numeric(df[f], errors="coerce").to_numpy(dtype=np.float64)

@@ -211,6 +211,14 @@ def validate_frame(df: pd.DataFrame, *, tz: str | None = None, symbol: str | Non
             rule=kind, symbol=str(syms[i]), timestamp=_fmt_ts(ts[i]))
 
 
+def is_date_only(raw: pd.Series, parsed: pd.Series) -> bool:
+    """True when every value is a bare date string like ``2024-01-02`` (no time of day)."""
+    if raw.dtype.kind not in "OSU" and str(raw.dtype) not in ("string", "str"):
+        return False
+    lengths = raw.astype(str).str.strip().str.len()
+    return bool(len(raw)) and bool((lengths <= 10).all()) and bool((parsed.dt.normalize() == parsed).all())
+
+
 def _timestamps_ns(raw: pd.Series, tz: str | None, syms: np.ndarray, row_offset: int) -> np.ndarray:
     import pandas as pd
 
@@ -223,6 +231,8 @@ def _timestamps_ns(raw: pd.Series, tz: str | None, syms: np.ndarray, row_offset:
     if isinstance(dt.dtype, pd.DatetimeTZDtype):
         out = dt.dt.tz_convert("UTC")
     else:
+        if tz is None and is_date_only(raw, dt):
+            tz = "UTC"  # bare dates ("2024-01-02") are days, stamped midnight UTC as Bars does
         if tz is None:
             i = 0
             raise ValidationError(

@@ -139,3 +139,13 @@ def test_unknown_files_and_formats_are_clear_errors(tmp_path):
     (tmp_path / "x.json").write_text("{}")
     with pytest.raises(InputError, match="cannot tell the format"):
         read_file(tmp_path / "x.json")
+
+
+def test_bare_dates_are_days_at_midnight_utc_without_a_timezone():
+    df = pd.DataFrame({"date": ["2024-01-02", "2024-01-03"], "symbol": "X", "open": [1.0, 1.0],
+                       "high": [2.0, 2.0], "low": [0.5, 0.5], "close": [1.5, 1.5], "volume": [10, 10]})
+    got = read_frame(df)
+    assert pd.Timestamp(got.timestamps[0], tz="UTC") == pd.Timestamp("2024-01-02", tz="UTC")
+    df["date"] = ["2024-01-02 00:00", "2024-01-03 00:00"]  # a time of day, even midnight, needs tz
+    with pytest.raises(ValidationError, match="naive_timestamp"):
+        read_frame(df)

@@ -1,0 +1,91 @@
+"""``harness data ...`` and ``harness._bars.load_bars`` against the test's home folder."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from harness._bars import NoDataError, home_store, load_bars
+from market_data import BarStore
+from market_data.synthetic import regime_switching
+
+
+def test_load_bars_without_a_store_tells_the_user_to_run_samples():
+    with pytest.raises(NoDataError, match="harness data samples"):
+        load_bars("SPX")
+
+
+def test_load_bars_reads_the_home_store_with_its_snapshot_id(harness_home):
+    bars, _ = regime_switching(50, 2, seed=0, symbols=["AAA", "BBB"])
+    store = home_store(create=True)
+    sid = store.write(bars, message="x")
+    got = load_bars("BBB", start=int(bars.timestamps[10]))
+    assert got.snapshot_id == sid and got.equals(bars.select("BBB")[10:])
+    assert load_bars().equals(bars)
+    assert (harness_home / "data").is_dir()
+    with pytest.raises(NoDataError, match="symbol 'AAB'.*did you mean 'AAA'.*harness data samples"):
+        load_bars(["AAB"])
+    with pytest.raises(NoDataError, match="no '1h' bars"):
+        load_bars(frequency="1h")
+
+
+@pytest.mark.slow
+def test_data_commands_end_to_end(run_cli, harness_home, tmp_path):
+    r = run_cli("data", "ls")
+    assert r.returncode == 2 and "harness data samples" in r.stderr and "Traceback" not in r.stderr
+
+    bars, _ = regime_switching(30, 2, seed=1, symbols=["AAA", "BBB"])
+    df = bars.to_pandas("long").rename(columns={"symbol": "Ticker", "close": "Last"})
+    df["timestamp"] = df["timestamp"].dt.tz_localize(None)
+    df.to_csv(tmp_path / "bars.csv", index=False)
+    r = run_cli("data", "ingest", str(tmp_path / "bars.csv"), "--symbol-column", "Ticker", "--map", "Last=close",
+                "--tz", "UTC", "--frequency", "1d", check=True)
+    assert "ingested 60 bars of 2 symbol(s)" in r.stdout
+    assert BarStore.open(harness_home / "data").read().equals(bars)
+
+    r = run_cli("data", "ingest", str(tmp_path / "bars.csv"), "--symbol-column", "Ticker", "--map", "Last=close",
+                "--tz", "UTC")
+    assert r.returncode == 1 and "already has this bar" in r.stderr and "--replace" in r.stderr
+
+    r = run_cli("data", "synth", "--bars", "40", "--symbols", "2", "--seed", "3", check=True)
+    assert "SYN0..SYN1" in r.stdout
+
+    r = run_cli("data", "ls", check=True)
+    assert "AAA" in r.stdout and "SYN1" in r.stdout
+
+    r = run_cli("data", "info", "AAA", check=True)
+    assert "30 bars" in r.stdout and "2000-01-03" in r.stdout
+
+    r = run_cli("data", "tag", "first-ingest", check=True)
+    sid = BarStore.open(harness_home / "data").history()[0].id
+    assert sid in r.stdout
+
+    r = run_cli("data", "history", check=True)
+    assert "first-ingest" in r.stdout and sid in r.stdout and "synth" in r.stdout
+
+    r = run_cli("data", "info", "NOPE")
+    assert r.returncode == 2 and "NOPE" in r.stderr
+
+
+def test_data_ingest_rejects_a_bad_file_in_one_line(run_cli, tmp_path):
+    pd.DataFrame({"timestamp": ["2024-01-02", "2024-01-03"], "symbol": "X", "open": [1.0, 1.0],
+                  "high": [2.0, 0.5], "low": [0.5, 0.4], "close": [1.5, 0.45], "volume": [10, 10]}
+                 ).to_csv(tmp_path / "bad.csv", index=False)
+    r = run_cli("data", "ingest", str(tmp_path / "bad.csv"))
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1
+    assert "'X'" in r.stderr and "2024-01-03" in r.stderr and "high_below_open_close" in r.stderr
+
+
+@pytest.mark.slow
+def test_data_samples_ingests_the_shipped_sample_data_once(run_cli, harness_home):
+    from market_data import samples
+
+    r = run_cli("data", "samples", check=True)
+    assert "SPX" in r.stdout
+    store = BarStore.open(harness_home / "data")
+    assert set(samples.available()) <= set(store.symbols("1d"))
+    assert store.read("SPX").equals(samples.load("SPX").with_snapshot(None))
+    r = run_cli("data", "samples", check=True)
+    assert "already in the store" in r.stdout
+    assert load_bars("SPX").n_bars == samples.load("SPX").n_bars
