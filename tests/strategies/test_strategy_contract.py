@@ -80,3 +80,25 @@ def test_weights_are_zero_on_missing_bars_and_nonzero_once_listed():
     w = strategies.get("sma_crossover").target_weights(bars, {"fast": 5, "slow": 20})
     assert np.all(w[:listed, goog] == 0.0)
     assert np.any(w[listed:, goog] != 0.0)
+
+
+@pytest.mark.parametrize("name,grid", [
+    ("sma_crossover", [{"fast": f, "slow": s} for f, s in [(5, 20), (10, 50), (20, 100), (3, 7)]]),
+    ("xs_momentum", [{"lookback": lb, "skip": 5, "top_k": k, "rebalance": 10} for lb, k in [(60, 1), (120, 2), (20, 3)]]),
+])
+def test_kernel_runs_in_a_parallel_fused_loop_with_per_thread_scratch(name, grid):
+    from numba import njit, prange
+
+    @njit(parallel=True)
+    def sweep(kernel, o, h, lo, c, v, P, outs):
+        for i in prange(P.shape[0]):
+            kernel(o, h, lo, c, v, P[i], outs[i])
+
+    s = strategies.get(name)
+    bars = _data("stocks")
+    params = [s.Params(**g) for g in grid]
+    P = np.stack([p.to_array() for p in params])
+    outs = np.full((len(params), *bars.shape), np.nan)
+    sweep(s.kernel, bars.open, bars.high, bars.low, bars.close, bars.volume, P, outs)
+    for i, p in enumerate(params):
+        np.testing.assert_array_equal(outs[i], s.target_weights(bars, p))
