@@ -182,7 +182,9 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
     ``"max_drawdown"``, ``"ann_volatility"``; annualised by the bar frequency) of the
     out-of-sample returns of all folds concatenated (with :class:`CombinatorialPurgedCV`:
     the mean of the metric over its backtest paths, and the trial's OOS return series is
-    the per-bar average of the paths). After each fold the running value
+    the per-bar average of the paths; with a walk-forward ``step`` shorter than ``test``
+    the test windows overlap and the concatenation repeats bars). Each test block starts
+    flat with ``config.init_cash``. After each fold the running value
     is reported (``trial.report``) so pruners can stop bad trials early (default
     ``MedianPruner(n_startup_trials=10, n_warmup_steps=n_folds // 2)``; pass
     ``optuna.pruners.NopPruner()`` to score every trial fully, e.g. for PBO).

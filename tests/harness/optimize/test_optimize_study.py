@@ -189,8 +189,9 @@ def test_trainable_strategy_is_fitted_on_each_training_window_only(bars):
     assert len(res.oos_returns) == 2
 
 
-def test_import_harness_optimize_does_not_import_optuna():
-    code = "import harness, harness.optimize, harness.validation, sys; print('optuna' in sys.modules)"
+def test_importing_harness_optimize_and_the_cli_does_not_import_optuna():
+    code = ("import harness, harness.optimize, harness.validation, harness.experiments, harness.cli, sys; "
+            "print('optuna' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -177,3 +177,24 @@ def test_block_sums_split_rows_like_array_split():
 def test_pbo_rejects_bad_arguments_with_the_argument_named(kwargs, match):
     with pytest.raises(InputError, match=match):
         pbo(np.zeros((100, 3)) + np.random.default_rng(0).normal(size=(100, 3)), **kwargs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1.0, 1.0) | st.just(float("nan")), min_size=0, max_size=40))
+def test_moments_kernel_matches_numpy_and_skips_nan(values):
+    x = np.asarray(values, dtype=float)
+    fin = x[np.isfinite(x)]
+    n, mean, std, skew, kurt = vnb.moments_1d_nb(x)
+    assert n == fin.size
+    if fin.size == 0:
+        assert np.isnan(mean)
+        return
+    assert mean == pytest.approx(fin.mean(), abs=1e-12)
+    if fin.size < 2:
+        assert np.isnan(std)
+        return
+    assert std == pytest.approx(fin.std(ddof=1), rel=1e-9, abs=1e-15)
+    m2 = np.mean((fin - fin.mean()) ** 2)
+    if np.ptp(fin) > 1e-6:
+        assert skew == pytest.approx(np.mean((fin - fin.mean()) ** 3) / m2 ** 1.5, rel=1e-7, abs=1e-9)
+        assert kurt == pytest.approx(np.mean((fin - fin.mean()) ** 4) / m2 ** 2, rel=1e-7)
