@@ -218,3 +218,14 @@ def test_cpcv_objective_is_the_mean_over_backtest_paths(bars):
     assert t.value == pytest.approx(np.mean([metric_of_returns(p, "sharpe", ppy) for p in paths]), rel=1e-12)
     np.testing.assert_allclose(res.oos_returns[t.number], paths.mean(axis=0), rtol=0, atol=1e-15)
     assert len(t.user_attrs["path_values"]) == cv.n_paths == 4
+
+
+def test_parallel_trials_score_the_same_as_sequential_ones(bars):
+    res = optimize(bars, "test_momentum", n_trials=4, cv=CV, storage=":memory:", seed=0, progress=False, n_jobs=2)
+    assert len(res.trials) == 4
+    ev = FoldEvaluator(bars, momentum, WalkForward(200, 140), BacktestConfig())
+    ppy = periods_per_year(bars.frequency)
+    for t in res.study.trials:
+        if t.value is not None:
+            r = np.concatenate([ev.fold_returns(k, momentum.Params.from_dict(t.params)) for k in range(ev.n_folds)])
+            assert t.value == pytest.approx(metric_of_returns(r, "sharpe", ppy), rel=1e-12)
