@@ -122,14 +122,14 @@ def _parse_index(spec: ShardSpec, raw: np.ndarray) -> np.ndarray:
 
 
 def read_block(store: Any, spec: ShardSpec, r0: int, r1: int, cols: np.ndarray) -> np.ndarray:
-    """Rows ``[r0, r1)`` of columns ``cols`` (sorted, unique) as a Fortran-ordered float64 array."""
+    """Rows ``[r0, r1)`` of columns ``cols`` (sorted, unique) as a C-ordered float64 array."""
     from zarr.abc.store import RangeByteRequest, SuffixByteRequest
     from zarr.core.buffer import default_buffer_prototype
 
     proto = default_buffer_prototype()
-    out = np.full((r1 - r0, cols.size), np.nan, order="F")
     if r1 <= r0 or cols.size == 0:
-        return out
+        return np.full((max(0, r1 - r0), cols.size), np.nan)
+    out = np.empty((r1 - r0, cols.size))
     Ts, Ns = spec.shard
     Tc = spec.chunk_rows
     cpt = Ts // Tc
@@ -173,29 +173,33 @@ def read_block(store: Any, spec: ShardSpec, r0: int, r1: int, cols: np.ndarray) 
         return await asyncio.gather(*tasks)
 
     results = _sync(run())
-    tmp = np.empty(Tc)
     for (sr, _sc, local, tcs), got in zip(plan, results, strict=True):
-        if got is None:
-            continue
-        index = _parse_index(spec, got[-spec.index_nbytes:]) if isinstance(got, np.ndarray) else None
-        for j, lc in local:
-            for tc in tcs:
-                if index is not None:
+        js = np.fromiter((j for j, _ in local), dtype=np.intp, count=len(local))
+        dest = slice(int(js[0]), int(js[-1]) + 1) if js[-1] - js[0] + 1 == js.size else js
+        index = None
+        if isinstance(got, np.ndarray):
+            index = _parse_index(spec, got[-spec.index_nbytes:])
+        # decode one time-chunk of every wanted column of the shard into a small Fortran block,
+        # then copy it into the C-ordered output (a cache-sized transpose instead of a full one)
+        tmp = np.empty((Tc, len(local)), order="F")
+        for tc in tcs:
+            for k, (_j, lc) in enumerate(local):
+                data = None
+                if got is None:
+                    pass
+                elif index is not None:
                     off, n = index[tc - sr * cpt, lc]
-                    if off == MAX_U64:
-                        continue
-                    data = got[int(off):int(off + n)]
+                    if off != MAX_U64:
+                        data = got[int(off):int(off + n)]
                 else:
                     data = got.get((lc, tc))
-                    if data is None:
-                        continue
-                c_lo, c_hi = tc * Tc, (tc + 1) * Tc
-                lo, hi = max(c_lo, r0), min(c_hi, r1)
-                if lo == c_lo and hi == c_hi:
-                    spec.codec.decode(data, out[lo - r0:hi - r0, j])
+                if data is None:
+                    tmp[:, k] = np.nan
                 else:
-                    spec.codec.decode(data, tmp)
-                    out[lo - r0:hi - r0, j] = tmp[lo - c_lo:hi - c_lo]
+                    spec.codec.decode(data, tmp[:, k])
+            c_lo = tc * Tc
+            lo, hi = max(c_lo, r0), min(c_lo + Tc, r1)
+            out[lo - r0:hi - r0, dest] = tmp[lo - c_lo:hi - c_lo]
     return out
 
 
