@@ -27,6 +27,7 @@ _LAZY: dict[str, str] = {
     "OptimizationResult": "harness.optimize:OptimizationResult",
     "validation": "harness.validation",
     "WalkForward": "harness.validation:WalkForward",
+    "sweep": "harness.sweep:sweep",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -1,0 +1,246 @@
+"""``sweep()``: every combination of a parameter grid through one fused, parallel Numba kernel."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.engine.config import BacktestConfig
+from harness.engine.enums import order_dt
+from harness.sweep import nb
+from harness.sweep._grid import GridError, expand_grid
+from market_data.bars import Bars, _fmt_ts
+from market_data.errors import InputError
+from strategies.params import ParamError
+
+__all__ = ["sweep", "METRICS", "SweepInterrupted"]
+
+#: Metric names ``sweep`` can return (fractions, not percent): the engine's ``metrics_nb``
+#: values plus ``n_orders`` (orders filled, as ``len(backtest(...).orders)``).
+METRICS: tuple[str, ...] = nb.SWEEP_METRICS
+
+_DEFAULT_METRICS = ("sharpe", "total_return", "max_drawdown", "cagr", "ann_volatility", "sortino", "calmar",
+                    "max_drawdown_duration", "n_orders")
+_INT_METRICS = ("max_drawdown_duration", "n_orders")
+_DEFAULT_CONFIG = BacktestConfig()
+#: Default work per chunk (bars x symbols x combinations) between progress updates.
+_CHUNK_WORK = 20_000_000
+
+
+class SweepInterrupted(RuntimeWarning):
+    """Warned when Ctrl-C stops a sweep: the returned table holds the rows done so far."""
+
+
+def _n_threads() -> int:
+    import numba
+
+    return int(numba.get_num_threads())
+
+
+def _resolve(strategy: Any) -> Any:
+    import strategies
+
+    strat = strategies.get(strategy)
+    if getattr(strat, "kernel", None) is None:
+        raise InputError(f"strategy {strat.name!r} has no Numba kernel (kernel = None; trainable strategies "
+                         f"need fitting per combination), so it cannot be swept; use harness.optimize instead")
+    return strat
+
+
+def _validate(strat: Any, combos: list[dict[str, Any]]) -> tuple[list[Any], list[dict[str, Any]]]:
+    valid, skipped = [], []
+    for c in combos:
+        try:
+            valid.append(strat.Params(**c))
+        except ParamError as exc:
+            skipped.append({"params": c, "error": str(exc)})
+    return valid, skipped
+
+
+def sweep(bars: Bars, strategy: Any, grid: Any, *, config: BacktestConfig = _DEFAULT_CONFIG,
+          metrics: tuple[str, ...] | list[str] = _DEFAULT_METRICS, progress: bool = True,
+          chunk_size: int | None = None) -> pd.DataFrame:
+    """Backtest every parameter combination of ``grid`` and return one row of metrics each.
+
+    Args:
+        bars: the data (all symbols traded together, as :func:`harness.backtest`).
+        strategy: a registered name or strategy object with a Numba ``kernel``
+            (trainable strategies, ``kernel = None``, are refused with :class:`InputError`).
+        grid: ``{name: [values...]}`` (cartesian product, last name varies fastest) or a
+            list of param dicts; parameters left out keep the strategy's defaults.
+        config: the fill model and costs (:class:`harness.BacktestConfig`).
+        metrics: columns to return, from :data:`METRICS` (fractions: ``total_return=0.12``
+            is +12 %, ``max_drawdown`` is negative). They equal
+            ``backtest(bars, strategy, params, config=config).stats`` (percent fields / 100).
+        progress: show a rich progress bar when the sweep runs in more than one chunk.
+        chunk_size: combinations per kernel call (default: about 2e7 bar-combinations);
+            progress and Ctrl-C are handled between chunks.
+
+    Returns:
+        A DataFrame with one column per strategy parameter and one per metric, one row per
+        valid combination in grid order. Invalid combinations (``Params`` refuses them,
+        e.g. ``fast >= slow``) are skipped with a warning and listed in
+        ``df.attrs["skipped"]``; if none is valid a :class:`ParamError` is raised.
+        ``df.attrs`` also holds ``lineage`` (data snapshot, strategy, grid, config, code
+        version), ``interrupted`` (True after Ctrl-C: the rows done so far, with a
+        :class:`SweepInterrupted` warning), ``n_combinations`` and ``elapsed_s``.
+
+    Memory: the kernel keeps one ``(T, N)`` weight and two ``(T,)`` scratch rows per
+    thread and a ``(C, 9)`` result; it never holds (combinations x bars).
+
+    Example::
+
+        from harness import sweep
+        df = sweep(bars, "sma_crossover", {"fast": range(5, 55, 5), "slow": range(60, 260, 20)})
+        df.sort_values("sharpe", ascending=False).head()
+    """
+    from harness.engine.api import code_version
+    from market_data.frequency import periods_per_year
+
+    t_start = time.perf_counter()
+    if not isinstance(bars, Bars):
+        raise InputError(f"bars must be a market_data.Bars, got {type(bars).__name__}")
+    if bars.n_bars == 0:
+        raise InputError("bars are empty: nothing to sweep")
+    if not isinstance(config, BacktestConfig):
+        raise InputError(f"config must be a BacktestConfig, got {type(config).__name__}")
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown or not metrics:
+        raise InputError(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}" if unknown
+                         else f"metrics must name at least one of {', '.join(METRICS)}")
+    if chunk_size is not None and (not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1):
+        raise InputError(f"chunk_size must be a positive integer (or None), got {chunk_size!r}")
+    strat = _resolve(strategy)
+    fields = strat.Params.field_names()
+    combos = expand_grid(grid, fields)
+    params, skipped = _validate(strat, combos)
+    if skipped:
+        if not params:
+            raise ParamError(f"no valid parameter combination in the grid ({len(skipped)} rejected); "
+                             f"first: {skipped[0]['error']}")
+        warnings.warn(f"skipped {len(skipped)} of {len(combos)} parameter combinations that "
+                      f"{strat.Params.__qualname__} rejects (see df.attrs['skipped']); first: {skipped[0]['error']}",
+                      stacklevel=2)
+    P = np.ascontiguousarray(np.vstack([p.to_array() for p in params]), dtype=np.float64)
+    C = P.shape[0]
+    T, N = bars.shape
+    threads = _n_threads()
+    if chunk_size is None:
+        chunk_size = max(threads, min(C, _CHUNK_WORK // max(T * N, 1)))
+    chunk_size = int(chunk_size)
+
+    fn = _kernel(strat.kernel)
+    out = np.full((C, nb.N_METRICS), np.nan)
+    scratch = (np.zeros((threads, T, N)), np.zeros((threads, T)), np.zeros((threads, T)))
+    empties = (np.empty(0, dtype=order_dt), np.empty(0), np.empty((0, N)))
+    args = (float(config.init_cash), config.fill_params(), float(periods_per_year(bars.frequency)),
+            bool(config.allow_short))
+    done = 0
+    interrupted = False
+    bar = _progress(progress and C > chunk_size, C)
+    try:
+        while done < C:
+            stop = min(C, done + chunk_size)
+            _run_chunk(fn, strat.kernel, bars, P[done:stop], config, args, scratch, empties, out[done:stop])
+            done = stop
+            if bar is not None:
+                bar[0].update(bar[1], completed=done)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if bar is not None:
+            bar[0].stop()
+    if interrupted:
+        warnings.warn(f"sweep interrupted after {done} of {C} combinations; returning the rows done so far "
+                      f"(df.attrs['interrupted'] is True)", SweepInterrupted, stacklevel=2)
+
+    rows = [p.to_dict() for p in params[:done]]
+    df = pd.DataFrame(rows, columns=list(fields))
+    for m in metrics:
+        col = out[:done, METRICS.index(m)]
+        df[m] = col.astype(np.int64) if m in _INT_METRICS else col
+    df.attrs.update({
+        "strategy": strat.name,
+        "metrics": list(metrics),
+        "n_combinations": len(combos),
+        "n_valid": C,
+        "n_done": done,
+        "skipped": skipped,
+        "interrupted": interrupted,
+        "elapsed_s": time.perf_counter() - t_start,
+        "lineage": {
+            "snapshot_id": bars.snapshot_id,
+            "data_digest": bars.digest(),
+            "symbols": list(bars.symbols),
+            "frequency": bars.frequency,
+            "start": _fmt_ts(bars.timestamps[0]),
+            "end": _fmt_ts(bars.timestamps[-1]),
+            "strategy": strat.name,
+            "grid": _jsonable_grid(grid),
+            "config": config.to_dict(),
+            "code_version": code_version(),
+        },
+    })
+    return df
+
+
+def _kernel(kernel: Any) -> Any:
+    from harness.sweep._fused import fused_kernel
+
+    return fused_kernel(kernel)
+
+
+def _run_chunk(fn: Any, kernel: Any, bars: Bars, P: np.ndarray, config: BacktestConfig, args: tuple,
+               scratch: tuple, empties: tuple, out: np.ndarray) -> None:
+    init_cash, fp, ppy, allow_short = args
+    rebalance = int(config.rebalance_every or 0)
+    common = (P, config.fill_at_open, rebalance, init_cash, fp, ppy, allow_short, *scratch, *empties, out)
+    if fn is not None:
+        fn(bars.open, bars.high, bars.low, bars.close, bars.volume, *common)
+    else:
+        nb.sweep_nb(kernel, bars.open, bars.high, bars.low, bars.close, bars.volume, *common)
+
+
+def _progress(show: bool, total: int) -> tuple[Any, Any] | None:
+    if not show:
+        return None
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    prog = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=Console(stderr=True))
+    prog.start()
+    return prog, prog.add_task("sweep", total=total)
+
+
+def _jsonable_grid(grid: Any) -> Any:
+    def conv(v: Any) -> Any:
+        if hasattr(v, "item"):
+            return v.item()
+        return v
+
+    if isinstance(grid, dict):
+        out = {}
+        for k, v in grid.items():
+            vals = list(v) if isinstance(v, (list, tuple, range)) or (hasattr(v, "ndim") and v.ndim == 1) else [v]
+            out[str(k)] = [conv(x) for x in vals]
+        return out
+    try:
+        return [{str(k): conv(v) for k, v in c.items()} for c in grid]
+    except (AttributeError, TypeError):
+        raise GridError(f"grid must be a dict of value lists or a list of param dicts, got {type(grid).__name__}") \
+            from None
+
+

@@ -1,0 +1,111 @@
+"""Numba kernels of the fused parameter sweep.
+
+One combination = strategy kernel -> target weights -> :func:`harness.engine.nb.simulate_nb`
+in metrics-only mode -> the engine's metric reductions. :func:`sweep_finish_nb` does the last two
+(after the strategy kernel) into caller-provided scratch; the fused kernels run it in a
+``prange`` loop over the rows of a ``(C, P)`` parameter matrix, each thread (block of
+combinations) using its own scratch rows, and write only a ``(C, n_metrics)`` result.
+Memory is ``O(threads x T x N)`` whatever the number of combinations (plus the
+strategy kernel's own per-call temporaries, which are freed after each call).
+
+The strategy kernel is a first-class argument. Numba compiles one specialisation per
+kernel but cannot cache a function whose signature holds a dispatcher type, so
+:func:`sweep_nb` (generic, compiled in every process) is the fallback;
+:mod:`harness.sweep._fused` generates a small module per importable kernel whose
+``fused_sweep_nb`` calls the kernel as a global (passing a dispatcher as a value also
+embeds a dynamic pointer) and is cached on disk.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from harness.engine.enums import METRIC_NAMES as _ENGINE_METRICS
+from harness.engine.nb import (
+    ann_volatility_nb,
+    cagr_nb,
+    max_drawdown_nb,
+    sharpe_nb,
+    simulate_nb,
+    sortino_nb,
+    total_return_nb,
+)
+
+#: Columns of the result matrix: the engine's metrics (``metrics_nb`` order) + orders filled.
+SWEEP_METRICS: tuple[str, ...] = (*_ENGINE_METRICS, "n_orders")
+N_METRICS = len(SWEEP_METRICS)
+
+
+@njit(cache=True)
+def metrics_into_nb(equity, init_cash, periods_per_year, r, out):
+    """:func:`harness.engine.nb.metrics_nb` with the returns written into scratch ``r`` ``(T,)``.
+
+    Same reductions in the same order, so the values are bit-identical; nothing is allocated.
+    """
+    T = equity.shape[0]
+    prev = init_cash
+    for t in range(T):
+        r[t] = equity[t] / prev - 1.0 if prev != 0.0 else np.nan
+        prev = equity[t]
+    out[0] = total_return_nb(equity, init_cash)
+    out[1] = cagr_nb(equity, init_cash, periods_per_year)
+    out[2] = ann_volatility_nb(r, periods_per_year)
+    out[3] = sharpe_nb(r, periods_per_year)
+    out[4] = sortino_nb(r, periods_per_year)
+    mdd, dur = max_drawdown_nb(equity, init_cash)
+    out[5] = out[1] / abs(mdd) if mdd != 0.0 else np.nan
+    out[6] = mdd
+    out[7] = dur
+
+
+@njit(cache=True)
+def sweep_finish_nb(open_, high, low, close, w, fill_at_open, rebalance_every, init_cash, fp, periods_per_year,
+                    allow_short, equity, r, orders, no_cash, no_pos, out):
+    """Simulate the weights ``w`` ``(T, N)`` of one combination and write its metrics into ``out``.
+
+    Args:
+        w: target weights from the strategy kernel (clipped in place at 0 when not
+            ``allow_short``, as ``prepare_weights`` does).
+        fill_at_open, rebalance_every, init_cash, fp: as :func:`harness.engine.nb.simulate_nb`
+            (``fp`` a :class:`~harness.engine.enums.FillParams`).
+        equity, r: ``(T,)`` scratch (the caller's per-thread rows).
+        orders, no_cash, no_pos: zero-length ``order_dt`` records, ``(0,)`` and ``(0, N)``
+            arrays: the metrics-only mode of ``simulate_nb``.
+        out: ``(N_METRICS,)`` row written in :data:`SWEEP_METRICS` order.
+    """
+    if not allow_short:
+        T, N = w.shape
+        for t in range(T):
+            for n in range(N):
+                if w[t, n] < 0.0:
+                    w[t, n] = 0.0
+    n_orders = simulate_nb(open_, high, low, close, w, fill_at_open, rebalance_every, init_cash, fp,
+                           equity, no_cash, no_pos, orders)
+    metrics_into_nb(equity, init_cash, periods_per_year, r, out)
+    out[N_METRICS - 1] = n_orders
+
+
+@njit(parallel=True)  # no cache: a dispatcher-typed argument cannot be cached across processes
+def sweep_nb(kernel, open_, high, low, close, volume, P, fill_at_open, rebalance_every, init_cash, fp,
+             periods_per_year, allow_short, w_scratch, eq_scratch, r_scratch, orders, no_cash, no_pos, out):
+    """Fused parallel sweep over the rows of ``P`` ``(C, P)``, results into ``out`` ``(C, N_METRICS)``.
+
+    Per combination: ``kernel(open, high, low, close, volume, P[c], w)`` on zeroed
+    scratch ``w``, then :func:`sweep_finish_nb`. The combinations are split into
+    ``B = len(w_scratch)`` contiguous blocks (one per thread); block ``k`` uses scratch
+    row ``k`` of ``w_scratch`` ``(B, T, N)``, ``eq_scratch`` and ``r_scratch`` ``(B, T)``.
+    (Blocks rather than ``numba.get_thread_id()``, a dynamic global that defeats
+    ``cache=True`` in the generated kernels.)
+    """
+    n_blocks = w_scratch.shape[0]
+    C = P.shape[0]
+    per = (C + n_blocks - 1) // n_blocks
+    for k in prange(n_blocks):
+        w = w_scratch[k]
+        for c in range(k * per, min(C, (k + 1) * per)):
+            w[:, :] = 0.0
+            kernel(open_, high, low, close, volume, P[c], w)
+            sweep_finish_nb(open_, high, low, close, w, fill_at_open, rebalance_every, init_cash, fp,
+                            periods_per_year, allow_short, eq_scratch[k], r_scratch[k], orders, no_cash, no_pos,
+                            out[c])
