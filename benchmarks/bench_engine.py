@@ -53,7 +53,7 @@ def best(fn, repeat: int) -> float:
 
 @njit(cache=True)
 def floor_nb(open_, close, w, fee, init_cash, equity):
-    """The floor: fill target changes at the next open with a proportional fee; mark at the close."""
+    """The floor: fill target changes at the next open with a proportional fee and a cash cap; mark at the close."""
     cash = init_cash
     pos = 0.0
     prev = 0.0
@@ -63,6 +63,8 @@ def floor_nb(open_, close, w, fee, init_cash, equity):
             if tw != prev:
                 eq = cash + pos * open_[t]
                 size = tw * eq / open_[t] - pos
+                if size > 0.0 and size * open_[t] * (1.0 + fee) > cash:  # buys never spend missing cash
+                    size = cash / (1.0 + fee) / open_[t]
                 value = size * open_[t]
                 cash -= value + abs(value) * fee
                 pos += size

@@ -21,9 +21,10 @@ def compute_stats(equity: pd.Series, trades: pd.DataFrame, orders: pd.DataFrame,
                   *, init_cash: float) -> pd.Series:
     """The statistics of one backtest as a ``pd.Series`` (percent fields are in percent).
 
-    ``trades`` needs the columns ``entry_idx``, ``exit_idx``, ``pnl``, ``return`` and
-    ``status`` (``"closed"``/``"open"``); ``orders`` needs ``size``, ``price`` and
-    ``fees``. Trade statistics count closed trades; ``Exposure Time`` counts the bars at
+    ``trades`` is a DataFrame with the columns ``entry_idx``, ``exit_idx``, ``pnl``,
+    ``return`` and ``status`` (``"closed"``/``"open"``) or ``trade_dt`` records;
+    ``orders`` a DataFrame or ``order_dt`` records with ``size``, ``price`` and ``fees``.
+    Trade statistics count closed trades; ``Exposure Time`` counts the bars at
     whose close any position was held. Annualisation uses
     :func:`market_data.frequency.periods_per_year` of ``frequency``.
     """
@@ -33,19 +34,25 @@ def compute_stats(equity: pd.Series, trades: pd.DataFrame, orders: pd.DataFrame,
     m = np.full(len(_METRICS), np.nan)
     if T:
         nb.metrics_nb(eq, float(init_cash), ppy, m)
-    closed = trades[trades["status"] == "closed"] if len(trades) else trades
-    pnl = closed["pnl"].to_numpy(dtype=np.float64) if len(closed) else np.empty(0)
-    ret = closed["return"].to_numpy(dtype=np.float64) if len(closed) else np.empty(0)
+    n_trades = len(trades)
+    if isinstance(trades, np.ndarray):  # trade_dt records
+        is_open = trades["status"] == 0
+    else:
+        is_open = trades["status"].to_numpy() == "open" if n_trades else np.zeros(0, dtype=bool)
+    closed = ~is_open
+    pnl = _col(trades, "pnl")[closed] if n_trades else np.empty(0)
+    ret = _col(trades, "return")[closed] if n_trades else np.empty(0)
     exposed = np.zeros(T, dtype=bool)
-    for a, b in zip(trades["entry_idx"].to_numpy(), trades["exit_idx"].to_numpy(), strict=True) if len(trades) else ():
-        exposed[int(a):int(b)] = True
-    if len(trades):
-        for a, s in zip(trades["entry_idx"].to_numpy(), trades["status"].to_numpy(), strict=True):
-            if s == "open":
-                exposed[int(a):] = True
+    if n_trades and T:
+        # a position is held at the close of bars entry_idx .. exit_idx - 1 (to the end if open)
+        exit_idx = np.where(is_open, T, _col(trades, "exit_idx"))
+        delta = np.zeros(T + 1, dtype=np.int64)
+        np.add.at(delta, _col(trades, "entry_idx"), 1)
+        np.add.at(delta, exit_idx, -1)
+        exposed = np.cumsum(delta)[:T] > 0
     gains = pnl[pnl > 0].sum()
     losses = -pnl[pnl < 0].sum()
-    notional = float((orders["size"] * orders["price"]).sum()) if len(orders) else 0.0
+    notional = float((_col(orders, "size") * _col(orders, "price")).sum()) if len(orders) else 0.0
     mean_eq = float(eq.mean()) if T else math.nan
     out = {
         "Start": equity.index[0] if T else None,
@@ -62,8 +69,8 @@ def compute_stats(equity: pd.Series, trades: pd.DataFrame, orders: pd.DataFrame,
         "Max Drawdown [%]": m[6] * 100,
         "Max Drawdown Duration [bars]": int(m[7]) if T else 0,
         "Exposure Time [%]": float(exposed.mean() * 100) if T else 0.0,
-        "Number of Trades": int(len(closed)),
-        "Open Trades": int(len(trades) - len(closed)),
+        "Number of Trades": int(closed.sum()),
+        "Open Trades": int(is_open.sum()),
         "Win Rate [%]": float((pnl > 0).mean() * 100) if pnl.size else math.nan,
         "Best Trade [%]": float(ret.max() * 100) if ret.size else math.nan,
         "Worst Trade [%]": float(ret.min() * 100) if ret.size else math.nan,
@@ -72,9 +79,13 @@ def compute_stats(equity: pd.Series, trades: pd.DataFrame, orders: pd.DataFrame,
         "Expectancy": float(pnl.mean()) if pnl.size else math.nan,
         "SQN": float(math.sqrt(pnl.size) * pnl.mean() / pnl.std(ddof=1)) if pnl.size > 1 and pnl.std(ddof=1) > 0 else math.nan,
         "Turnover [x]": notional / mean_eq if T and mean_eq else math.nan,
-        "Total Fees": float(orders["fees"].sum()) if len(orders) else 0.0,
+        "Total Fees": float(_col(orders, "fees").sum()) if len(orders) else 0.0,
     }
     return pd.Series(out, name="stats", dtype=object)
+
+
+def _col(table, name: str) -> np.ndarray:
+    return table[name] if isinstance(table, np.ndarray) else table[name].to_numpy()
 
 
 _METRICS = ("total_return", "cagr", "ann_volatility", "sharpe", "sortino", "calmar", "max_drawdown",

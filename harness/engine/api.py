@@ -117,7 +117,6 @@ def backtest(bars: Bars, strategy: Any = None, params: Any = None, *, weights: A
     res = _simulate(bars, w, config)
     lineage = {
         "snapshot_id": bars.snapshot_id,
-        "data_digest": bars.digest(),
         "symbols": list(bars.symbols),
         "frequency": bars.frequency,
         "start": _fmt_ts(bars.timestamps[0]) if bars.n_bars else None,
@@ -127,7 +126,7 @@ def backtest(bars: Bars, strategy: Any = None, params: Any = None, *, weights: A
         "config": config.to_dict(),
         "code_version": code_version(),
     }
-    return BacktestResult(bars=bars, config=config, weights=w, lineage=lineage, **res)
+    return BacktestResult(bars=bars, config=config, weights=w, lineage_fields=lineage, **res)
 
 
 def _simulate(bars: Bars, w: np.ndarray, config: BacktestConfig) -> dict[str, np.ndarray]:

@@ -269,7 +269,7 @@ def _has_stops_nb(p) -> bool:
     return not (np.isnan(p.stop_loss) and np.isnan(p.take_profit) and np.isnan(p.trailing_stop))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _place_orders_nb(t, r, price, target, place, p, cash, pos, entry_px, extreme, val_px, orders, n_orders):
     """Rebalance the symbols flagged in ``place`` towards ``target`` at ``price`` (one row)."""
     N = pos.shape[0]
@@ -693,13 +693,45 @@ def calmar_nb(equity: np.ndarray, init_cash: float, periods_per_year: float) -> 
 
 @njit(cache=True)
 def metrics_nb(equity: np.ndarray, init_cash: float, periods_per_year: float, out: np.ndarray) -> None:
-    """Write the metrics of ``enums.METRIC_NAMES`` (8 values) for one equity curve into ``out``."""
-    r = returns_nb(equity, init_cash)
+    """Write the metrics of ``enums.METRIC_NAMES`` (8 values) for one equity curve into ``out``.
+
+    Same definitions as the single-metric kernels above, fused into two passes with no
+    allocation (so sweeps can call it per combination inside ``prange``).
+    """
+    T = equity.shape[0]
     out[0] = total_return_nb(equity, init_cash)
     out[1] = cagr_nb(equity, init_cash, periods_per_year)
-    out[2] = ann_volatility_nb(r, periods_per_year)
-    out[3] = sharpe_nb(r, periods_per_year)
-    out[4] = sortino_nb(r, periods_per_year)
+    n = 0
+    s = 0.0
+    d = 0.0
+    prev = init_cash
+    for t in range(T):
+        r = equity[t] / prev - 1.0 if prev != 0.0 else np.nan
+        prev = equity[t]
+        if not np.isnan(r):
+            n += 1
+            s += r
+            if r < 0.0:
+                d += r * r
+    m = s / n if n else np.nan
+    ss = 0.0
+    prev = init_cash
+    for t in range(T):
+        r = equity[t] / prev - 1.0 if prev != 0.0 else np.nan
+        prev = equity[t]
+        if not np.isnan(r):
+            ss += (r - m) * (r - m)
+    sd = np.sqrt(ss / (n - 1)) if n > 1 else np.nan
+    root = np.sqrt(periods_per_year)
+    out[2] = sd * root
+    out[3] = m / sd * root if sd > 0.0 else np.nan
+    dd = np.sqrt(d / n) if n else np.nan
+    if n == 0:
+        out[4] = np.nan
+    elif dd == 0.0:
+        out[4] = np.inf if s > 0.0 else np.nan
+    else:
+        out[4] = m / dd * root
     mdd, dur = max_drawdown_nb(equity, init_cash)
     out[5] = out[1] / abs(mdd) if mdd != 0.0 else np.nan
     out[6] = mdd

@@ -41,7 +41,7 @@ class BacktestResult:
     position_values: np.ndarray = field(repr=False)
     order_records: np.ndarray = field(repr=False)
     trade_records: np.ndarray = field(repr=False)
-    lineage: dict[str, Any] = field(default_factory=dict)
+    lineage_fields: dict[str, Any] = field(default_factory=dict, repr=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def _cached(self, key: str, make):
@@ -50,8 +50,22 @@ class BacktestResult:
         return self._cache[key]
 
     @property
+    def lineage(self) -> dict[str, Any]:
+        """Data snapshot id and content digest, strategy, params, config, code version.
+
+        The data digest (a hash of every bar) is computed on first access, not in the
+        hot path of ``backtest()``; ``Bars`` caches it.
+        """
+        def make() -> dict[str, Any]:
+            lin = dict(self.lineage_fields)
+            lin.setdefault("data_digest", self.bars.digest())
+            return lin
+        return self._cached("lineage", make)
+
+    @property
     def index(self) -> pd.DatetimeIndex:
-        return self._cached("index", self.bars.index)
+        return self._cached("index", lambda: pd.DatetimeIndex(
+            self.bars.timestamps.view("datetime64[ns]"), name="timestamp").tz_localize("UTC"))
 
     @property
     def equity(self) -> pd.Series:
@@ -113,7 +127,8 @@ class BacktestResult:
     @property
     def stats(self) -> pd.Series:
         return self._cached("stats", lambda: compute_stats(
-            self.equity, self.trades, self.orders, self.bars.frequency, init_cash=self.config.init_cash))
+            self.equity, self.trade_records, self.order_records, self.bars.frequency,
+            init_cash=self.config.init_cash))
 
     def __repr__(self) -> str:
         s = self.stats
