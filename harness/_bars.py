@@ -68,3 +68,24 @@ def load_bars(symbols: str | Iterable[str] | None = None, *, start: Any = None, 
     elif not available:
         raise NoDataError(f"the home store has no {frequency!r} symbols; {_HINT}")
     return store.read(symbols, start=start, end=end, frequency=frequency, snapshot=snapshot)
+
+
+def demo_step(ctx: dict) -> str:
+    """``harness demo``: the sample data into the home store (skipped when already there)."""
+    from market_data import samples
+
+    store = home_store(create=True)
+    have = set(store.symbols("1d")) if "1d" in store.frequencies() else set()
+    wrote = []
+    for group, members in samples.GROUPS.items():
+        if not set(members) <= set(samples.available()) or set(members) <= have:
+            continue
+        bars = samples.load_group(group)
+        bars = bars.select([s for s in bars.symbols if s not in have])
+        store.write(bars, message=f"samples: {group}", metadata={"source": f"market_data.samples:{group}"})
+        wrote += list(bars.symbols)
+    snap = store.resolve()
+    ctx["data_snapshot"] = snap
+    symbols = store.symbols("1d")
+    what = f"wrote {', '.join(wrote)}" if wrote else "already there"
+    return f"bar store {store.path}: {len(symbols)} daily symbols ({what}); snapshot {snap}"

@@ -89,3 +89,13 @@ def test_data_samples_ingests_the_shipped_sample_data_once(run_cli, harness_home
     r = run_cli("data", "samples", check=True)
     assert "already in the store" in r.stdout
     assert load_bars("SPX").n_bars == samples.load("SPX").n_bars
+
+
+def test_demo_step_fills_the_home_store_once():
+    from harness._bars import demo_step
+
+    ctx: dict = {}
+    first = demo_step(ctx)
+    assert "wrote SPX, NASDAQ" in first and ctx["data_snapshot"] in first
+    assert "already there" in demo_step(ctx)
+    assert load_bars("SPX").snapshot_id == ctx["data_snapshot"]
