@@ -33,6 +33,7 @@ _COMMAND_MODULES = (
     "harness.cli._regime",
     "harness.cli._optimize",
     "harness.cli._backtest",
+    "harness.cli._sweep",
     "harness.cli._strategies",
 )
 

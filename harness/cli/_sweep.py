@@ -1,0 +1,126 @@
+"""``harness sweep``: a parameter grid on stored bars; prints the top rows, saves the full table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sweep")(sweep_cmd)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:,.4f}"
+    return str(v)
+
+
+def sweep_cmd(
+    strategy: Annotated[str, typer.Option("--strategy", "-s", help="Registered strategy name.")],
+    grid: Annotated[list[str], typer.Option("--grid", "-g", help="Axis NAME=START:STOP:STEP (inclusive), "
+                                            "NAME=a,b,c or NAME=value (repeatable).")],
+    symbols: Annotated[list[str] | None, typer.Option("--symbols", help="Symbols (repeatable or comma-separated; "
+                                                      "default: all of the frequency).")] = None,
+    start: Annotated[str | None, typer.Option("--start", help="First date (inclusive).")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Last date (inclusive).")] = None,
+    frequency: Annotated[str, typer.Option("--frequency", help="Bar frequency.")] = "1d",
+    snapshot: Annotated[str | None, typer.Option("--snapshot", help="Snapshot id or tag of the data.")] = None,
+    top: Annotated[int, typer.Option("--top", help="Rows to print.")] = 10,
+    sort: Annotated[str, typer.Option("--sort", help="Metric to rank by.")] = "sharpe",
+    ascending: Annotated[bool, typer.Option("--ascending", help="Rank smallest first.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="parquet (default) or csv.")] = "parquet",
+    init_cash: Annotated[float, typer.Option("--init-cash", help="Starting cash.")] = 100_000.0,
+    fee_rate: Annotated[float, typer.Option("--fee-rate", help="Fee, fraction of traded notional.")] = 0.0,
+    fixed_fee: Annotated[float, typer.Option("--fixed-fee", help="Fee per order.")] = 0.0,
+    slippage_bps: Annotated[float, typer.Option("--slippage-bps", help="Slippage in basis points.")] = 0.0,
+    fill: Annotated[str, typer.Option("--fill", help="next_open (default) or close.")] = "next_open",
+    whole_units: Annotated[bool, typer.Option("--whole-units", help="Trade whole units only.")] = False,
+    leverage: Annotated[float, typer.Option("--leverage", help="Gross exposure cap (1 = cash account).")] = 1.0,
+    long_only: Annotated[bool, typer.Option("--long-only", help="Clip short targets to flat.")] = False,
+    stop_loss: Annotated[float | None, typer.Option("--stop-loss", help="Stop loss, fraction.")] = None,
+    take_profit: Annotated[float | None, typer.Option("--take-profit", help="Take profit, fraction.")] = None,
+    trailing_stop: Annotated[float | None, typer.Option("--trailing-stop", help="Trailing stop, fraction.")] = None,
+    rebalance_every: Annotated[int | None, typer.Option("--rebalance-every", help="Rebalance every k bars.")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: <home>/results/sweep-...).")]
+    = None,
+) -> None:
+    """Sweep a strategy's parameter grid on bars from the home store (fused parallel kernel)."""
+    import json
+    import math
+    import time
+    import warnings
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from harness._bars import load_bars
+    from harness.config import paths
+    from harness.engine import BacktestConfig
+    from harness.errors import InputError
+    from harness.sweep import METRICS, parse_grid, sweep
+
+    if fmt not in ("parquet", "csv"):
+        raise InputError(f"--format must be parquet or csv, got {fmt!r}")
+    if sort not in METRICS:
+        raise InputError(f"--sort {sort!r} is not a metric; choose from {', '.join(METRICS)}")
+    if top < 0:
+        raise InputError(f"--top must be >= 0, got {top}")
+    cfg = BacktestConfig(init_cash=init_cash, fee_rate=fee_rate, fixed_fee=fixed_fee, slippage_bps=slippage_bps,
+                         fill=fill, size_granularity=1.0 if whole_units else None, leverage=leverage,
+                         allow_short=not long_only, stop_loss=stop_loss, take_profit=take_profit,
+                         trailing_stop=trailing_stop, rebalance_every=rebalance_every)
+    axes = parse_grid(grid)
+    syms = [s.strip() for item in symbols or [] for s in item.split(",") if s.strip()] or None
+    bars = load_bars(syms, start=start, end=end, frequency=frequency, snapshot=snapshot)
+    console = Console()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        df = sweep(bars, strategy, axes, config=cfg, progress=progress)
+    for w in caught:
+        console.print(f"[yellow]warning:[/] {w.message}")
+    a = df.attrs
+    lin = a["lineage"]
+    console.print(f"[bold]{a['strategy']}[/] sweep: {len(df)} of {a['n_combinations']} combinations on "
+                  f"{', '.join(bars.symbols)} {bars.frequency} {lin['start']} .. {lin['end']} ({bars.n_bars} bars, "
+                  f"snapshot {lin['snapshot_id']}) in {a['elapsed_s']:.2f}s"
+                  + ("  [red](interrupted)[/]" if a["interrupted"] else ""))
+    ranked = df.sort_values(sort, ascending=ascending, na_position="last")
+    shown = [k for k in axes] + [m for m in ("sharpe", "total_return", "max_drawdown", "cagr", "n_orders")
+                                 if m in df.columns]
+    if sort not in shown:
+        shown.append(sort)
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("#", justify="right")
+    for c in shown:
+        table.add_column(c, justify="right")
+    for i, (_, row) in enumerate(ranked.head(top).iterrows(), 1):
+        table.add_row(str(i), *(_fmt(row[c]) for c in shown))
+    console.print(table)
+
+    if out is None:
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        out = paths().ensure().results / f"sweep-{a['strategy']}-{stamp}"
+    out.mkdir(parents=True, exist_ok=True)
+    table_path = out / f"results.{fmt}"
+    if fmt == "parquet":
+        df.to_parquet(table_path, index=False)
+    else:
+        df.to_csv(table_path, index=False)
+
+    def _clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return str(v)
+        return v
+
+    lineage = {**lin, "metrics": a["metrics"], "sort": sort, "n_combinations": a["n_combinations"],
+               "n_rows": len(df), "skipped": a["skipped"], "interrupted": a["interrupted"],
+               "elapsed_s": round(a["elapsed_s"], 3), "best": {k: _clean(v.item() if hasattr(v, "item") else v)
+                                                              for k, v in ranked.iloc[0].items()} if len(df) else None}
+    (out / "lineage.json").write_text(json.dumps(lineage, indent=2, default=str))
+    console.print(f"wrote {len(df)} rows to {table_path} and lineage to {out / 'lineage.json'}")
+    if a["interrupted"]:
+        raise typer.Exit(130)
