@@ -278,6 +278,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--appends", type=int, default=10)
     ap.add_argument("--quick", action="store_true", help="only the default layout, no ArcticDB")
+    ap.add_argument("--layouts", type=int, default=len(LAYOUTS), help="how many of LAYOUTS to run (in order)")
     ap.add_argument("--dir", type=Path, default=None, help="scratch folder (default: a temp dir)")
     args = ap.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="bench-store-", dir=args.dir))
@@ -288,7 +289,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(f"data: {args.symbols} symbols x {args.bars:,} bars (+{args.appends} appended), "
               f"{raw_mb:,.0f} MB raw; generated in {time.perf_counter() - t0:.1f}s")
         rows = []
-        layouts = list(LAYOUTS.items())[:1] if args.quick else LAYOUTS.items()
+        layouts = list(LAYOUTS.items())[:1 if args.quick else args.layouts]
         for name, spec in layouts:
             rows.append(bench_barstore(bars, root, name, spec, args.repeat, args.appends))
             print(_fmt_row(rows[-1], raw_mb), flush=True)

@@ -293,12 +293,15 @@ class BarStore:
             if not stored:
                 continue
             ts = group["timestamps"][:]
-            close = group["close"]
-            for j, s in enumerate(stored):
-                if wanted is not None and s not in wanted:
-                    continue
-                present = ~np.isnan(close[:, j])
-                rows = np.flatnonzero(present)
+            cols = [j for j, s in enumerate(stored) if wanted is None or s in wanted]
+            present_cols: dict[int, np.ndarray] = {}
+            for b0 in range(0, len(cols), 64):  # 64 symbols at a time bounds the memory
+                part = np.asarray(cols[b0:b0 + 64], dtype=np.intp)
+                block = ~np.isnan(_read_rect(group["close"], 0, ts.size, part))
+                present_cols.update({int(j): block[:, k] for k, j in enumerate(part)})
+            for j in cols:
+                s = stored[j]
+                rows = np.flatnonzero(present_cols[j])
                 if rows.size == 0:
                     out.append(SymbolInfo(s, freq, None, None, 0, 0))
                     continue
