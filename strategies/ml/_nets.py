@@ -34,21 +34,26 @@ class MLP(nn.Module):
 
 
 class TemporalConv(nn.Module):
-    """Causal 1-D convolutions over the window (left zero padding) -> Linear(1) on the last bar."""
+    """Causal dilated 1-D convolutions over the window -> Linear(1) on the last bar.
+
+    Layer ``k`` has dilation ``2**k`` and ``(kernel - 1) * 2**k`` zeros of left padding, so
+    the last bar sees ``1 + (kernel - 1) * (2**layers - 1)`` bars (15 for 3 layers).
+    """
 
     def __init__(self, n_features: int, lookback: int, hidden: int, n_layers: int, dropout: float) -> None:
         super().__init__()
         self.kernel = conv_kernel_size(lookback)
         chans = [n_features] + [hidden] * n_layers
         self.layers = nn.ModuleList(
-            [nn.Conv1d(chans[k], chans[k + 1], self.kernel) for k in range(n_layers)] + [nn.Linear(chans[-1], 1)]
+            [nn.Conv1d(chans[k], chans[k + 1], self.kernel, dilation=2**k) for k in range(n_layers)]
+            + [nn.Linear(chans[-1], 1)]
         )
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x.transpose(1, 2)  # (B, F, L)
-        for conv in self.layers[:-1]:
-            h = self.dropout(F.relu(conv(F.pad(h, (self.kernel - 1, 0)))))
+        for k, conv in enumerate(self.layers[:-1]):
+            h = self.dropout(F.relu(conv(F.pad(h, ((self.kernel - 1) * 2**k, 0)))))
         return self.layers[-1](h[:, :, -1]).squeeze(-1)
 
 

@@ -200,8 +200,9 @@ def conv_forward_nb(x, flat, shapes, kernel, out):
     """Forward pass of the causal temporal convolution, per sample, into ``out`` (``(S,)``).
 
     ``x`` is ``(S, L, F)``. Conv layers ``k < K-1`` have ``shapes[k] = (c_out, c_in)``
-    and weights ``(c_out, c_in, kernel)`` then bias, applied with ``kernel-1`` zeros of
-    left padding and a ReLU; the last layer is linear ``(1, c_in)`` on the last time step.
+    and weights ``(c_out, c_in, kernel)`` then bias, applied with dilation ``2**k``,
+    ``(kernel-1) * 2**k`` zeros of left padding and a ReLU; the last layer is linear
+    ``(1, c_in)`` on the last time step.
     """
     S, L, F = x.shape
     K = shapes.shape[0]
@@ -217,6 +218,7 @@ def conv_forward_nb(x, flat, shapes, kernel, out):
                 a[f, j] = x[s, j, f]
         off = 0
         for k in range(K - 1):
+            dil = 2**k
             c_out = shapes[k, 0]
             c_in = shapes[k, 1]
             boff = off + c_out * c_in * kernel
@@ -226,7 +228,7 @@ def conv_forward_nb(x, flat, shapes, kernel, out):
                     for i in range(c_in):
                         base = off + (o * c_in + i) * kernel
                         for m in range(kernel):
-                            src = j - (kernel - 1) + m
+                            src = j - (kernel - 1 - m) * dil
                             if src >= 0:
                                 acc += flat[base + m] * a[i, src]
                     b[o, j] = acc if acc > 0.0 else 0.0

@@ -19,16 +19,17 @@ class MLPParams(Params):
     """
 
     model_kind: str = param("mlp", choices=("mlp", "conv"),
-                            doc="network: 'mlp' (flattened window) or 'conv' (causal 1-D temporal convolution)")
+                            doc="network: 'mlp' (flattened window) or 'conv' (causal dilated 1-D temporal "
+                                "convolution; sees up to 1 + 2 * (2**layers - 1) bars of the window)")
     objective: str = param("sign", choices=("sign", "size"),
                            doc="predict the sign of the next return (logistic loss) or its size (squared loss)")
-    lookback: int = param(5, low=1, high=30, doc="bars of feature history per sample (the model's input window)")
-    hidden: int = param(16, low=4, high=128, log=True, doc="hidden units (MLP) or channels (conv) per layer")
+    lookback: int = param(5, low=1, high=20, doc="bars of feature history per sample (the model's input window)")
+    hidden: int = param(16, low=4, high=64, log=True, doc="hidden units (MLP) or channels (conv) per layer")
     layers: int = param(1, low=1, high=3, doc="hidden layers (MLP) or conv layers")
     dropout: float = param(0.0, low=0.0, high=0.5, doc="dropout after each hidden layer while training")
     learning_rate: float = param(3e-3, low=1e-4, high=3e-2, log=True, doc="AdamW learning rate")
     weight_decay: float = param(1e-4, low=1e-6, high=1e-2, log=True, doc="AdamW weight decay")
-    epochs: int = param(30, low=2, high=100, doc="maximum training epochs (early stopping may end sooner)")
+    epochs: int = param(30, low=2, high=60, doc="maximum training epochs (early stopping may end sooner)")
     threshold: float = param(0.05, low=0.0, high=0.9,
                              doc="trade only when |score| exceeds this (score in [-1, 1])")
     train_fraction: float = param(0.8, low=0.5, high=0.95,

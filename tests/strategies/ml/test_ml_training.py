@@ -69,7 +69,7 @@ def test_fit_on_too_few_bars_names_how_many_it_needs(walk_bars, tiny_params):
 
 def test_params_reject_a_fit_window_too_short_for_the_lookback_and_embargo():
     with pytest.raises(Exception, match="train_bars"):
-        MLPParams(lookback=30, embargo=20, train_bars=200)
+        MLPParams(lookback=20, embargo=20, train_bars=199)
 
 
 @pytest.mark.parametrize(("kind", "objective", "lookback", "layers"),
@@ -91,3 +91,17 @@ def test_numba_inference_matches_the_torch_network_it_was_trained_as(walk_bars, 
     va0, va1 = ds.val_rows
     got = raw[va0:va1 + 1].reshape(-1)  # time-major, like the dataset
     np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(("layers", "field"), [(1, 3), (2, 7), (3, 15)])
+def test_dilated_conv_sees_exactly_its_receptive_field_of_the_window(layers, field):
+    torch.manual_seed(0)
+    net = build_network("conv", n_features=9, lookback=20, hidden=8, layers=layers, dropout=0.0).double().eval()
+    x = torch.randn(1, 20, 9, dtype=torch.float64)
+    with torch.no_grad():
+        base = net(x)
+        inside, outside = x.clone(), x.clone()
+        inside[0, 20 - field] += 5.0
+        outside[0, 20 - field - 1] += 5.0
+        assert not torch.equal(net(inside), base)
+        assert torch.equal(net(outside), base)
