@@ -1,0 +1,176 @@
+"""Parameter sweeps: the fused Numba kernel (``harness.sweep``) against vectorbt, side by side.
+
+1. ``--combos`` (100) SMA-crossover combinations (fast x slow, 10 x 10) over ``--bars``
+   (100,000) hourly synthetic bars with a 0.1% fee, filled at the next open. vectorbt does
+   the same: ``vbt.MA.run`` with the parameter product, the crossovers of the
+   fast-above-slow state (entries/exits, shifted one bar so they fill at the next open,
+   ``price=open``), ``Portfolio.from_signals`` with the same fee, then total return and
+   Sharpe of every column. The benchmark asserts that both give the same numbers to
+   1e-9 and prints the speed ratio (best of ``--repeat`` warm runs; compile excluded and
+   reported separately).
+2. ``--big-combos`` (10,000) combinations over the same bars in a fresh subprocess that
+   reports its wall time and its peak resident memory (``ru_maxrss``); the goal is under
+   1.5 GB on 2 cores. vectorbt is not run there: each of its (bars x combinations) float64
+   arrays would take ``bars * combos * 8`` bytes (8 GB at the default sizes).
+
+    python benchmarks/bench_sweep.py                      # the full table (a few minutes)
+    python benchmarks/bench_sweep.py --bars 20000 --big-combos 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+FEE = 0.001
+FREQ = "1h"
+
+
+def make_bars(n_bars: int, seed: int = 42):
+    from market_data.synthetic import regime_switching
+
+    bars, _ = regime_switching(n_bars, 1, seed=seed, frequency=FREQ, start="2000-01-03")
+    return bars
+
+
+def grid_100() -> dict[str, list[int]]:
+    return {"fast": list(range(5, 55, 5)), "slow": list(range(60, 260, 20))}
+
+
+def grid_big(n: int) -> dict[str, list[int]]:
+    k = int(round(n ** 0.5))
+    return {"fast": list(range(2, 2 + k)), "slow": list(range(200, 200 + 2 * k, 2))}
+
+
+def run_ours(bars, grid, config):
+    from harness.sweep import sweep
+
+    return sweep(bars, "sma_crossover", grid, config=config, metrics=("total_return", "sharpe"), progress=False)
+
+
+def run_vectorbt(bars, fast, slow, ppy):
+    import vectorbt as vbt
+
+    idx = bars.index() if callable(getattr(bars, "index", None)) else None
+    close = pd.Series(bars.close[:, 0], index=idx)
+    open_ = pd.Series(bars.open[:, 0], index=idx)
+    fast_ma = vbt.MA.run(close, fast, short_name="fast")
+    slow_ma = vbt.MA.run(close, slow, short_name="slow")
+    above = fast_ma.ma_above(slow_ma).to_numpy()  # state: fast > slow (NaN compares False)
+    above = above.reshape(len(close), -1)
+    prev = np.vstack([np.zeros((1, above.shape[1]), bool), above[:-1]])
+    entries, exits = above & ~prev, ~above & prev  # the crossovers of that state
+    # decided at the close of t -> filled at the open of t + 1
+    entries = np.vstack([np.zeros((1, above.shape[1]), bool), entries[:-1]])
+    exits = np.vstack([np.zeros((1, above.shape[1]), bool), exits[:-1]])
+    pf = vbt.Portfolio.from_signals(close, entries, exits, price=open_, fees=FEE, init_cash=100_000.0,
+                                    freq=pd.Timedelta(FREQ))
+    total = np.atleast_1d(pf.total_return())
+    sharpe = pf.returns().vbt.returns(freq=pd.Timedelta(FREQ), year_freq=pd.Timedelta(FREQ) * ppy) \
+        .sharpe_ratio()
+    return total, np.atleast_1d(sharpe)
+
+
+def best_of(fn, repeat):
+    best, cpu, out = float("inf"), 0.0, None
+    for _ in range(repeat):
+        c0, t0 = time.process_time(), time.perf_counter()
+        out = fn()
+        dt = time.perf_counter() - t0
+        if dt < best:
+            best, cpu = dt, time.process_time() - c0
+    return best, cpu, out
+
+
+def side_by_side(n_bars: int, repeat: int) -> None:
+    from harness.engine import BacktestConfig
+    from market_data.frequency import periods_per_year
+
+    bars = make_bars(n_bars)
+    grid = grid_100()
+    combos = [(f, s) for f in grid["fast"] for s in grid["slow"]]
+    cfg = BacktestConfig(fee_rate=FEE)
+    ppy = periods_per_year(FREQ)
+
+    fasts, slows = [f for f, _ in combos], [s for _, s in combos]
+    t0 = time.perf_counter()  # first calls on a short prefix: compile (or load caches), same types
+    run_ours(bars[:1000], grid, cfg)
+    ours_cold = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    run_vectorbt(bars[:1000], fasts, slows, ppy)
+    vbt_cold = time.perf_counter() - t0
+
+    t_ours, c_ours, df = best_of(lambda: run_ours(bars, grid, cfg), repeat)
+    t_vbt, c_vbt, (tot, sh) = best_of(lambda: run_vectorbt(bars, fasts, slows, ppy), repeat)
+    assert list(zip(df["fast"], df["slow"], strict=True)) == combos
+    np.testing.assert_allclose(df["total_return"].to_numpy(), tot, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(df["sharpe"].to_numpy(), sh, rtol=1e-9, atol=1e-12)
+    print(f"\n1) {len(combos)} SMA-crossover combinations x {n_bars:,} bars, fee {FEE}, fill at next open")
+    print("   same total return and Sharpe on every column: yes (rtol 1e-9, asserted)")
+    print(f"   {'':<22}{'wall s':>10}{'CPU s':>10}{'first call s':>14}")
+    print(f"   {'harness.sweep':<22}{t_ours:>10.3f}{c_ours:>10.3f}{ours_cold:>14.2f}")
+    print(f"   {'vectorbt 1.2':<22}{t_vbt:>10.3f}{c_vbt:>10.3f}{vbt_cold:>14.2f}")
+    print(f"   speed-up (wall): {t_vbt / t_ours:.1f}x   (CPU): {c_vbt / c_ours:.1f}x   "
+          f"[best of {repeat} warm runs; first call = compile or cache load]")
+
+
+def big_child(n_bars: int, n_combos: int) -> None:
+    from harness.engine import BacktestConfig
+
+    bars = make_bars(n_bars)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    run_ours(bars, {"fast": [5], "slow": [60]}, BacktestConfig(fee_rate=FEE))  # compile / load the cache
+    warm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0, c0 = time.perf_counter(), time.process_time()
+    df = run_ours(bars, grid_big(n_combos), BacktestConfig(fee_rate=FEE))
+    out = {"rows": len(df), "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
+           "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rss_before_mb": warm / 1024,
+           "rss_data_mb": base / 1024, "finite": int(np.isfinite(df["sharpe"]).sum())}
+    print(json.dumps(out))
+
+
+def big(n_bars: int, n_combos: int) -> None:
+    import numba
+
+    proc = subprocess.run([sys.executable, __file__, "--child", "--bars", str(n_bars), "--big-combos", str(n_combos)],
+                          capture_output=True, text=True, check=True)
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"\n2) {r['rows']:,} combinations x {n_bars:,} bars on {numba.config.NUMBA_NUM_THREADS} threads "
+          f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
+    print(f"   wall {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, "
+          f"{r['wall_s'] / r['rows'] * 1e3:.2f} ms per combination (wall)")
+    print(f"   peak RSS of the process {r['maxrss_mb']:.0f} MB (after imports, data and compile: "
+          f"{r['rss_before_mb']:.0f} MB); goal < 1536 MB: {'yes' if r['maxrss_mb'] < 1536 else 'NO'}")
+    print(f"   vectorbt equivalent: one float64 (bars x combinations) array = "
+          f"{n_bars * r['rows'] * 8 / 2**30:.1f} GiB (not run)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bars", type=int, default=100_000)
+    ap.add_argument("--big-combos", type=int, default=10_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--skip-big", action="store_true")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        big_child(args.bars, args.big_combos)
+        return 0
+    print(f"bench_sweep: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    side_by_side(args.bars, args.repeat)
+    if not args.skip_big:
+        big(args.bars, args.big_combos)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
