@@ -352,7 +352,7 @@ def execute_bar_nb(t, open_, high, low, close, target, place, fill_at_open, p,
             place, fill_at_open, p, cash, pos, entry_px, extreme, val_px, orders, n_orders)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _bar_nb(t, r, open_, high, low, close, target, place, fill_at_open, p,
             cash, pos, entry_px, extreme, val_px, orders, n_orders):
     """:func:`execute_bar_nb` on row ``r`` of ``(T, N)`` price arrays (no row views)."""
