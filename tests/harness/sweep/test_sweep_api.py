@@ -1,0 +1,130 @@
+"""``sweep()`` behaviour: invalid combinations, refusals, chunking, Ctrl-C, memory, lineage."""
+
+from __future__ import annotations
+
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+import harness
+from harness.engine import BacktestConfig
+from harness.sweep import METRICS, GridError, SweepInterrupted, sweep
+from market_data.errors import InputError
+from strategies.params import ParamError
+from strategies.testing import contract_bars
+
+GRID = {"fast": [2, 5, 10, 40], "slow": [8, 30], "long_short": [False, True]}
+
+
+@pytest.fixture(scope="module")
+def bars():
+    return contract_bars(300, 2, seed=5)
+
+
+def test_invalid_combinations_are_skipped_with_a_warning_and_listed(bars):
+    with pytest.warns(UserWarning, match="skipped 6 of 16"):
+        df = sweep(bars, "sma_crossover", GRID, progress=False)
+    assert len(df) == 10
+    assert {(s["params"]["fast"], s["params"]["slow"]) for s in df.attrs["skipped"]} == {(10, 8), (40, 8), (40, 30)}
+    assert all("must be below slow" in s["error"] for s in df.attrs["skipped"])
+    assert (df["fast"] < df["slow"]).all()
+    assert list(df.columns) == ["fast", "slow", "long_short", "sharpe", "total_return", "max_drawdown", "cagr",
+                                "ann_volatility", "sortino", "calmar", "max_drawdown_duration", "n_orders"]
+    assert df["n_orders"].dtype == np.int64
+
+
+def test_rows_follow_grid_order_with_the_last_key_fastest(bars):
+    df = sweep(bars, "sma_crossover", {"fast": [2, 3], "slow": [10, 20, 30]}, metrics=("sharpe",), progress=False)
+    assert list(zip(df["fast"], df["slow"], strict=True)) == [(2, 10), (2, 20), (2, 30), (3, 10), (3, 20), (3, 30)]
+    assert list(df.columns) == ["fast", "slow", "long_short", "sharpe"]
+
+
+def test_a_grid_with_no_valid_combination_is_an_error(bars):
+    with pytest.raises(ParamError, match="no valid parameter combination"):
+        sweep(bars, "sma_crossover", {"fast": [50], "slow": [10, 20]}, progress=False)
+
+
+def test_trainable_strategy_without_kernel_is_refused(bars):
+    with pytest.raises(InputError, match="no Numba kernel"):
+        sweep(bars, "mlp", [{}], progress=False)
+
+
+def test_bad_arguments_name_what_is_wrong(bars):
+    with pytest.raises(InputError, match="unknown metric 'sharp'"):
+        sweep(bars, "sma_crossover", {"fast": [2]}, metrics=("sharp",), progress=False)
+    with pytest.raises(GridError, match="did you mean 'slow'"):
+        sweep(bars, "sma_crossover", {"slwo": [20]}, progress=False)
+    with pytest.raises(InputError, match="chunk_size"):
+        sweep(bars, "sma_crossover", {"fast": [2]}, chunk_size=0, progress=False)
+    with pytest.raises(InputError, match="market_data.Bars"):
+        sweep(np.zeros((5, 1)), "sma_crossover", {"fast": [2]}, progress=False)
+    with pytest.raises(InputError, match="BacktestConfig"):
+        sweep(bars, "sma_crossover", {"fast": [2]}, config={"fee_rate": 0.1}, progress=False)
+    with pytest.raises(ParamError, match="unknown strategy"):
+        sweep(bars, "sma_crosover", {"fast": [2]}, progress=False)
+
+
+def test_chunked_run_gives_the_same_rows_as_one_chunk(bars):
+    grid = {"fast": [2, 3, 5, 7, 9], "slow": [20, 25, 31]}
+    one = sweep(bars, "sma_crossover", grid, config=BacktestConfig(fee_rate=0.001), progress=False)
+    many = sweep(bars, "sma_crossover", grid, config=BacktestConfig(fee_rate=0.001), progress=True, chunk_size=4)
+    np.testing.assert_array_equal(one.to_numpy(dtype=float), many.to_numpy(dtype=float))
+    assert not many.attrs["interrupted"] and many.attrs["n_done"] == 15
+
+
+def test_ctrl_c_keeps_the_rows_done_so_far(bars, monkeypatch):
+    import harness.sweep._sweep as impl
+
+    real = impl._run_chunk
+    calls = []
+
+    def interrupt_second_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(impl, "_run_chunk", interrupt_second_chunk)
+    grid = {"fast": [2, 3, 5, 7], "slow": [20, 30]}
+    with pytest.warns(SweepInterrupted, match="after 3 of 8"):
+        df = sweep(bars, "sma_crossover", grid, chunk_size=3, progress=False)
+    assert df.attrs["interrupted"] is True
+    assert list(zip(df["fast"], df["slow"], strict=True)) == [(2, 20), (2, 30), (3, 20)]
+    full = sweep(bars, "sma_crossover", grid, progress=False)
+    np.testing.assert_array_equal(df.to_numpy(dtype=float), full.iloc[:3].to_numpy(dtype=float))
+
+
+def test_memory_does_not_grow_with_combinations_times_bars():
+    bars = contract_bars(4000, 1, seed=2)
+    grid = {"fast": list(range(2, 42)), "slow": [50, 60, 70, 80, 90]}  # 200 combinations
+    sweep(bars, "sma_crossover", {"fast": [2], "slow": [50]}, progress=False)  # compile / load outside the trace
+    tracemalloc.start()
+    try:
+        df = sweep(bars, "sma_crossover", grid, progress=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    combos_x_bars = len(df) * bars.n_bars * 8
+    assert len(df) == 200
+    assert peak < combos_x_bars / 4, f"peak {peak} bytes vs (combinations x bars) {combos_x_bars}"
+
+
+def test_lineage_and_lazy_export(bars):
+    df = sweep(bars, "sma_crossover", {"fast": [2, 3], "slow": [20]}, config=BacktestConfig(fee_rate=0.01),
+               progress=False)
+    lin = df.attrs["lineage"]
+    assert lin["strategy"] == "sma_crossover"
+    assert lin["grid"] == {"fast": [2, 3], "slow": [20]}
+    assert lin["config"]["fee_rate"] == 0.01
+    assert lin["data_digest"] == bars.digest()
+    assert lin["symbols"] == list(bars.symbols) and lin["code_version"]
+    assert len(harness.sweep(bars, "sma_crossover", {"fast": [2]}, progress=False)) == 1  # module or function
+    assert set(METRICS) >= {"sharpe", "total_return", "max_drawdown", "n_orders"}
+
+
+def test_warnings_do_not_fire_for_a_fully_valid_grid(bars):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sweep(bars, "sma_crossover", {"fast": [2, 3], "slow": [20]}, progress=False)
