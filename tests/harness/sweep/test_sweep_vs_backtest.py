@@ -53,7 +53,7 @@ CONFIGS = {
 }
 
 CASES = {
-    "sma_crossover": {"fast": [3, 10, 30], "slow": [20, 60], "long_short": [False, True]},
+    "sma_crossover": {"fast": [3, 10, 15], "slow": [20, 60], "long_short": [False, True]},
     "bollinger_reversion": {"window": [10, 30], "n_std": [1.5, 2.5], "exit_std": [0.0, 0.5]},
     "donchian_breakout": {"entry": [10, 40], "exit": [5, 20]},
     "xs_momentum": {"lookback": [20, 60], "skip": [0, 5], "top_k": [1, 2], "long_short": [True], "rebalance": [5]},
