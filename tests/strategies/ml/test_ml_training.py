@@ -13,9 +13,9 @@ from strategies.ml.params import min_fit_bars
 from strategies.ml.train import build_dataset
 
 
-@pytest.mark.parametrize("kind", ["mlp", "conv"])
-def test_two_fits_with_the_same_seed_give_bit_identical_weights(walk_bars, tiny_params, kind):
-    p = tiny_params.replace(model_kind=kind, layers=2, dropout=0.2)
+@pytest.mark.parametrize(("kind", "threads"), [("mlp", 1), ("conv", 1), ("conv", 2)])
+def test_two_fits_with_the_same_seed_give_bit_identical_weights(walk_bars, tiny_params, kind, threads):
+    p = tiny_params.replace(model_kind=kind, layers=2, dropout=0.2, threads=threads)
     a = fit(walk_bars, p, seed=5)
     b = fit(walk_bars, p, seed=5)
     assert a.same_weights(b)
