@@ -46,9 +46,8 @@ def compute_stats(equity: pd.Series, trades: pd.DataFrame, orders: pd.DataFrame,
     if n_trades and T:
         # a position is held at the close of bars entry_idx .. exit_idx - 1 (to the end if open)
         exit_idx = np.where(is_open, T, _col(trades, "exit_idx"))
-        delta = np.zeros(T + 1, dtype=np.int64)
-        np.add.at(delta, _col(trades, "entry_idx"), 1)
-        np.add.at(delta, exit_idx, -1)
+        delta = (np.bincount(_col(trades, "entry_idx"), minlength=T + 1)
+                 - np.bincount(exit_idx, minlength=T + 1))
         exposed = np.cumsum(delta)[:T] > 0
     gains = pnl[pnl > 0].sum()
     losses = -pnl[pnl < 0].sum()

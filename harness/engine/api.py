@@ -149,6 +149,8 @@ def _simulate(bars: Bars, w: np.ndarray, config: BacktestConfig) -> dict[str, np
 
 
 def _last_valid(close: np.ndarray) -> np.ndarray:
+    if close.shape[0] and not np.isnan(close[-1]).any():
+        return close[-1].copy()
     out = np.full(close.shape[1], np.nan)
     for n in range(close.shape[1]):
         ok = np.flatnonzero(~np.isnan(close[:, n]))
