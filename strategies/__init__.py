@@ -9,7 +9,7 @@ _ensure_cache_dir()
 
 from strategies._base import Strategy, coerce_params, run_kernel  # noqa: E402
 from strategies._registry import _builtin, available, get, register, unregister  # noqa: E402
-from strategies.params import Config, Params, ParamError, param  # noqa: E402
+from strategies.params import Config, ParamError, Params, param  # noqa: E402
 
 # Built-in strategies, by registry name -> module (imported lazily).
 # (each strategy module adds its line here)
