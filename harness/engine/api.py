@@ -132,7 +132,12 @@ def backtest(bars: Bars, strategy: Any = None, params: Any = None, *, weights: A
 def _simulate(bars: Bars, w: np.ndarray, config: BacktestConfig) -> dict[str, np.ndarray]:
     T, N = bars.shape
     rebalance = int(config.rebalance_every or 0)
-    cap = int(nb.order_capacity_nb(w, rebalance))
+    if T * N <= 4_000_000:
+        # an upper bound without a pass over the weights: np.empty only reserves address
+        # space, the pages of records never written are never touched
+        cap = 2 * T * N + N
+    else:
+        cap = int(nb.order_capacity_nb(w, rebalance))
     orders = np.empty(cap, dtype=order_dt)
     equity = np.empty(T)
     cash = np.empty(T)
@@ -141,7 +146,7 @@ def _simulate(bars: Bars, w: np.ndarray, config: BacktestConfig) -> dict[str, np
                            float(config.init_cash), config.fill_params(), equity, cash, pos, orders))
     if n > cap:  # cannot happen by construction; guard against a silent truncation
         raise RuntimeError(f"order capacity {cap} exceeded ({n} orders)")
-    orders = orders[:n]
+    orders = orders[:n].copy()  # release the reserved buffer
     last_px = _last_valid(bars.close)
     trades = nb.trades_from_orders_nb(orders, N, last_px, max(T - 1, 0))
     return {"equity_values": equity, "cash_values": cash, "position_values": pos,
