@@ -7,9 +7,10 @@ tiny module whose ``fused_sweep_nb`` calls the kernel as a global, then
 :func:`~harness.sweep.nb.sweep_finish_nb`; it is ``cache=True`` and compiles once per
 machine. Generated files live in a private folder (``$NUMBA_CACHE_DIR/harness_sweep``,
 else ``~/.cache/harness/sweep_kernels``, else ``<tmp>/harness-sweep-<uid>``) and are
-named by the hash of their text, which includes a digest of the kernel's module and of
-the loaded ``nb`` kernel modules it builds on (Numba's cache does not track functions in
-other files), so an edited kernel, engine or template never reuses a stale compilation.
+named by the hash of their text, which includes a digest of the source files of the
+kernel and of every Numba function it and the engine calls, transitively (Numba's cache
+does not track functions in other files), so an edited kernel, indicator, engine or
+template never reuses a stale compilation.
 Anything that prevents generation falls back to the generic kernel.
 """
 
@@ -93,17 +94,33 @@ def _importable_name(kernel: Any) -> tuple[str, str] | None:
     return module, name
 
 
-def _sources_digest(kernel: Any) -> str:
-    """Digest of the kernel's source file and every loaded ``*.nb`` / indicator module of ours."""
+def _dependency_files(fn: Any, seen: set[int], files: set[str]) -> None:
+    """Source files of ``fn`` and, transitively, of the Numba functions its code refers to."""
     import inspect
 
-    files = {inspect.getfile(kernel.py_func)}
-    for name, mod in list(sys.modules.items()):
-        if name.split(".")[0] in ("harness", "strategies", "market_data") and \
-                (name.endswith(".nb") or ".indicators" in name or name == "harness.engine.enums"):
-            f = getattr(mod, "__file__", None)
-            if f:
-                files.add(f)
+    py = getattr(fn, "py_func", None)
+    if py is None or id(py) in seen:
+        return
+    seen.add(id(py))
+    try:
+        files.add(inspect.getfile(py))
+    except TypeError:
+        return
+    glb = getattr(py, "__globals__", {})
+    for name in py.__code__.co_names:
+        value = glb.get(name)
+        if value is not None and hasattr(value, "py_func"):
+            _dependency_files(value, seen, files)
+
+
+def _sources_digest(kernel: Any) -> str:
+    """Digest of the source files the fused kernel is compiled from (deterministic per kernel)."""
+    from harness.sweep.nb import sweep_finish_nb
+
+    files: set[str] = set()
+    seen: set[int] = set()
+    _dependency_files(kernel, seen, files)
+    _dependency_files(sweep_finish_nb, seen, files)
     h = hashlib.sha256()
     for f in sorted(files):
         try:
@@ -122,8 +139,6 @@ def fused_kernel(kernel: Any) -> Any | None:
     folder = _folder() if target else None
     fn = None
     if target and folder is not None:
-        import harness.sweep.nb  # noqa: F401  (part of the digest)
-
         text = _TEMPLATE.format(module=target[0], name=target[1], sources=_sources_digest(kernel))
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         prefix = "harness_sweep_fused_" + "_".join(target).replace(".", "_") + "_"
