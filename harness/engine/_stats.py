@@ -42,13 +42,11 @@ def compute_stats(equity: pd.Series, trades: pd.DataFrame, orders: pd.DataFrame,
     closed = ~is_open
     pnl = _col(trades, "pnl")[closed] if n_trades else np.empty(0)
     ret = _col(trades, "return")[closed] if n_trades else np.empty(0)
-    exposed = np.zeros(T, dtype=bool)
+    exposed_bars = 0
     if n_trades and T:
         # a position is held at the close of bars entry_idx .. exit_idx - 1 (to the end if open)
-        exit_idx = np.where(is_open, T, _col(trades, "exit_idx"))
-        delta = (np.bincount(_col(trades, "entry_idx"), minlength=T + 1)
-                 - np.bincount(exit_idx, minlength=T + 1))
-        exposed = np.cumsum(delta)[:T] > 0
+        exit_idx = np.where(is_open, T, _col(trades, "exit_idx")).astype(np.int64)
+        exposed_bars = int(nb.exposure_bars_nb(_col(trades, "entry_idx").astype(np.int64), exit_idx))
     gains = pnl[pnl > 0].sum()
     losses = -pnl[pnl < 0].sum()
     notional = float((_col(orders, "size") * _col(orders, "price")).sum()) if len(orders) else 0.0
@@ -67,7 +65,7 @@ def compute_stats(equity: pd.Series, trades: pd.DataFrame, orders: pd.DataFrame,
         "Calmar Ratio": m[5],
         "Max Drawdown [%]": m[6] * 100,
         "Max Drawdown Duration [bars]": int(m[7]) if T else 0,
-        "Exposure Time [%]": float(exposed.mean() * 100) if T else 0.0,
+        "Exposure Time [%]": exposed_bars / T * 100 if T else 0.0,
         "Number of Trades": int(closed.sum()),
         "Open Trades": int(is_open.sum()),
         "Win Rate [%]": float((pnl > 0).mean() * 100) if pnl.size else math.nan,

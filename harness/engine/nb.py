@@ -571,6 +571,32 @@ def _close_trade_nb(out, k, c, direction, entry_idx, exit_idx, e_size, e_gross, 
 
 # --------------------------------------------------------------------------- metrics
 @njit(cache=True)
+def exposure_bars_nb(entry_idx: np.ndarray, exit_idx: np.ndarray) -> int:
+    """Number of bars covered by the union of the intervals ``[entry_idx, exit_idx)``.
+
+    With trades' entry/exit bars this is the number of bars at whose close any position
+    was held (pass ``T`` as the exit of open trades).
+    """
+    k = entry_idx.shape[0]
+    if k == 0:
+        return 0
+    order = np.argsort(entry_idx, kind="mergesort")
+    total = 0
+    cur_a = entry_idx[order[0]]
+    cur_b = exit_idx[order[0]]
+    for i in range(1, k):
+        a = entry_idx[order[i]]
+        b = exit_idx[order[i]]
+        if a > cur_b:
+            total += cur_b - cur_a
+            cur_a = a
+            cur_b = b
+        elif b > cur_b:
+            cur_b = b
+    return total + (cur_b - cur_a)
+
+
+@njit(cache=True)
 def returns_nb(equity: np.ndarray, init_cash: float) -> np.ndarray:
     """Simple returns per bar; the first is relative to ``init_cash``."""
     T = equity.shape[0]

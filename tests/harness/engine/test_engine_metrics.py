@@ -77,7 +77,8 @@ def test_metrics_agree_with_vectorbt_returns_accessor():
 
 def test_stats_table_has_the_promised_fields_and_consistent_trade_numbers():
     bars = random_bars(11, T=200, N=2)
-    res = backtest(bars, weights=random_weights(11, *bars.shape), config=BacktestConfig(fee_rate=0.001))
+    res = backtest(bars, weights=random_weights(11, *bars.shape),
+                   config=BacktestConfig(fee_rate=0.001, stop_loss=0.02))
     s = res.stats
     for key in ("Total Return [%]", "CAGR [%]", "Annual Volatility [%]", "Sharpe Ratio", "Sortino Ratio",
                 "Calmar Ratio", "Max Drawdown [%]", "Max Drawdown Duration [bars]", "Exposure Time [%]",
@@ -90,6 +91,8 @@ def test_stats_table_has_the_promised_fields_and_consistent_trade_numbers():
     assert s["Expectancy"] == pytest.approx(closed["pnl"].mean())
     # realised + open pnl adds up to the change in equity
     assert res.trades["pnl"].sum() == pytest.approx(res.equity.iloc[-1] - 100_000, rel=1e-9)
+    held = (res.positions.to_numpy() != 0).any(axis=1).mean() * 100
+    assert s["Exposure Time [%]"] == pytest.approx(held)
     again = compute_stats(res.equity, res.trades, res.orders, "1d", init_cash=100_000)
     pd.testing.assert_series_equal(again, s)
 
