@@ -36,9 +36,9 @@ from market_data.bars import FIELDS, Bars
 
 # name -> StoreLayout fields; the first is the default layout of BarStore
 LAYOUTS: dict[str, dict] = {
+    "shard 4096x128 / chunk 4096x1": dict(chunk_bars=4096, shard_bars=4096, shard_symbols=128),
     "shard 2048x100 / chunk 2048x1": dict(chunk_bars=2048, shard_bars=2048, shard_symbols=100),
     "shard 1024x100 / chunk 1024x1": dict(chunk_bars=1024, shard_bars=1024, shard_symbols=100),
-    "shard 4096x128 / chunk 4096x1": dict(chunk_bars=4096, shard_bars=4096, shard_symbols=128),
     "chunk 10000x50 (no shards, zarr)": dict(chunk_bars=10000, shard_bars=10000, shard_symbols=1, _plain=(10000, 50)),
 }
 WINDOW = 10_000

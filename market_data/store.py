@@ -64,9 +64,9 @@ class StoreLayout(Config):
     ``shard_bars == chunk_bars`` and ``shard_symbols == 1`` for plain, unsharded chunks).
     """
 
-    chunk_bars: int = param(2048, low=1, high=10_000_000, doc="bars per inner chunk (one symbol wide)")
-    shard_bars: int = param(2048, low=1, high=10_000_000, doc="bars per shard (a multiple of chunk_bars)")
-    shard_symbols: int = param(100, low=1, high=100_000, doc="symbols per shard")
+    chunk_bars: int = param(4096, low=1, high=10_000_000, doc="bars per inner chunk (one symbol wide)")
+    shard_bars: int = param(4096, low=1, high=10_000_000, doc="bars per shard (a multiple of chunk_bars)")
+    shard_symbols: int = param(128, low=1, high=100_000, doc="symbols per shard")
     clevel: int = param(3, low=1, high=9, doc="zstd compression level")
     shuffle: str = param("bitshuffle", choices=("bitshuffle", "shuffle", "noshuffle"), doc="Blosc filter")
 
