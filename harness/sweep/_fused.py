@@ -36,8 +36,8 @@ from {module} import {name} as strategy_kernel
 
 @njit(cache=True, parallel=True)
 def fused_sweep_nb(open_, high, low, close, volume, P, fill_at_open, rebalance_every, init_cash, fp,
-                   periods_per_year, allow_short, w_scratch, eq_scratch, r_scratch, orders, no_cash, no_pos,
-                   out):
+                   periods_per_year, allow_short, want, w_scratch, eq_scratch, r_scratch, orders, no_cash,
+                   no_pos, out):
     n_blocks = w_scratch.shape[0]
     C = P.shape[0]
     per = (C + n_blocks - 1) // n_blocks
@@ -47,8 +47,8 @@ def fused_sweep_nb(open_, high, low, close, volume, P, fill_at_open, rebalance_e
             w[:, :] = 0.0
             strategy_kernel(open_, high, low, close, volume, P[c], w)
             sweep_finish_nb(open_, high, low, close, w, fill_at_open, rebalance_every, init_cash, fp,
-                            periods_per_year, allow_short, eq_scratch[k], r_scratch[k], orders, no_cash, no_pos,
-                            out[c])
+                            periods_per_year, allow_short, want, eq_scratch[k], r_scratch[k], orders, no_cash,
+                            no_pos, out[c])
 '''
 
 _LOADED: dict[int, tuple[Any, Any]] = {}  # id(kernel) -> (kernel, fused or None)

@@ -139,8 +139,9 @@ def sweep(bars: Bars, strategy: Any, grid: Any, *, config: BacktestConfig = _DEF
     out = np.full((C, nb.N_METRICS), np.nan)
     scratch = (np.zeros((threads, T, N)), np.zeros((threads, T)), np.zeros((threads, T)))
     empties = (np.empty(0, dtype=order_dt), np.empty(0), np.empty((0, N)))
+    want = np.array([m in metrics for m in METRICS], dtype=np.bool_)
     args = (float(config.init_cash), config.fill_params(), float(periods_per_year(bars.frequency)),
-            bool(config.allow_short))
+            bool(config.allow_short), want)
     done = 0
     interrupted = False
     bar = _progress(progress and C > chunk_size, C)
@@ -198,9 +199,9 @@ def _kernel(kernel: Any) -> Any:
 
 def _run_chunk(fn: Any, kernel: Any, bars: Bars, P: np.ndarray, config: BacktestConfig, args: tuple,
                scratch: tuple, empties: tuple, out: np.ndarray) -> None:
-    init_cash, fp, ppy, allow_short = args
+    init_cash, fp, ppy, allow_short, want = args
     rebalance = int(config.rebalance_every or 0)
-    common = (P, config.fill_at_open, rebalance, init_cash, fp, ppy, allow_short, *scratch, *empties, out)
+    common = (P, config.fill_at_open, rebalance, init_cash, fp, ppy, allow_short, want, *scratch, *empties, out)
     if fn is not None:
         fn(bars.open, bars.high, bars.low, bars.close, bars.volume, *common)
     else:

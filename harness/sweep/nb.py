@@ -38,30 +38,39 @@ N_METRICS = len(SWEEP_METRICS)
 
 
 @njit(cache=True)
-def metrics_into_nb(equity, init_cash, periods_per_year, r, out):
+def metrics_into_nb(equity, init_cash, periods_per_year, r, want, out):
     """:func:`harness.engine.nb.metrics_nb` with the returns written into scratch ``r`` ``(T,)``.
 
-    Same reductions in the same order, so the values are bit-identical; nothing is allocated.
+    Same reductions in the same order, so the values are bit-identical; nothing is
+    allocated. ``want`` ``(N_METRICS,)`` bool: metrics not wanted (and not needed by a
+    wanted one) are skipped and left NaN, so a sweep that asks for total return and
+    Sharpe does not pay for drawdowns and Sortino.
     """
     T = equity.shape[0]
-    prev = init_cash
-    for t in range(T):
-        r[t] = equity[t] / prev - 1.0 if prev != 0.0 else np.nan
-        prev = equity[t]
-    out[0] = total_return_nb(equity, init_cash)
-    out[1] = cagr_nb(equity, init_cash, periods_per_year)
-    out[2] = ann_volatility_nb(r, periods_per_year)
-    out[3] = sharpe_nb(r, periods_per_year)
-    out[4] = sortino_nb(r, periods_per_year)
-    mdd, dur = max_drawdown_nb(equity, init_cash)
-    out[5] = out[1] / abs(mdd) if mdd != 0.0 else np.nan
-    out[6] = mdd
-    out[7] = dur
+    if want[2] or want[3] or want[4]:
+        prev = init_cash
+        for t in range(T):
+            r[t] = equity[t] / prev - 1.0 if prev != 0.0 else np.nan
+            prev = equity[t]
+    out[0] = total_return_nb(equity, init_cash) if want[0] else np.nan
+    out[1] = cagr_nb(equity, init_cash, periods_per_year) if (want[1] or want[5]) else np.nan
+    out[2] = ann_volatility_nb(r, periods_per_year) if want[2] else np.nan
+    out[3] = sharpe_nb(r, periods_per_year) if want[3] else np.nan
+    out[4] = sortino_nb(r, periods_per_year) if want[4] else np.nan
+    if want[5] or want[6] or want[7]:
+        mdd, dur = max_drawdown_nb(equity, init_cash)
+        out[5] = out[1] / abs(mdd) if mdd != 0.0 else np.nan
+        out[6] = mdd
+        out[7] = dur
+    else:
+        out[5] = np.nan
+        out[6] = np.nan
+        out[7] = np.nan
 
 
 @njit(cache=True)
 def sweep_finish_nb(open_, high, low, close, w, fill_at_open, rebalance_every, init_cash, fp, periods_per_year,
-                    allow_short, equity, r, orders, no_cash, no_pos, out):
+                    allow_short, want, equity, r, orders, no_cash, no_pos, out):
     """Simulate the weights ``w`` ``(T, N)`` of one combination and write its metrics into ``out``.
 
     Args:
@@ -69,6 +78,7 @@ def sweep_finish_nb(open_, high, low, close, w, fill_at_open, rebalance_every, i
             ``allow_short``, as ``prepare_weights`` does).
         fill_at_open, rebalance_every, init_cash, fp: as :func:`harness.engine.nb.simulate_nb`
             (``fp`` a :class:`~harness.engine.enums.FillParams`).
+        want: ``(N_METRICS,)`` bool, the metrics to compute (see :func:`metrics_into_nb`).
         equity, r: ``(T,)`` scratch (the caller's per-thread rows).
         orders, no_cash, no_pos: zero-length ``order_dt`` records, ``(0,)`` and ``(0, N)``
             arrays: the metrics-only mode of ``simulate_nb``.
@@ -82,13 +92,13 @@ def sweep_finish_nb(open_, high, low, close, w, fill_at_open, rebalance_every, i
                     w[t, n] = 0.0
     n_orders = simulate_nb(open_, high, low, close, w, fill_at_open, rebalance_every, init_cash, fp,
                            equity, no_cash, no_pos, orders)
-    metrics_into_nb(equity, init_cash, periods_per_year, r, out)
+    metrics_into_nb(equity, init_cash, periods_per_year, r, want, out)
     out[N_METRICS - 1] = n_orders
 
 
 @njit(parallel=True)  # no cache: a dispatcher-typed argument cannot be cached across processes
 def sweep_nb(kernel, open_, high, low, close, volume, P, fill_at_open, rebalance_every, init_cash, fp,
-             periods_per_year, allow_short, w_scratch, eq_scratch, r_scratch, orders, no_cash, no_pos, out):
+             periods_per_year, allow_short, want, w_scratch, eq_scratch, r_scratch, orders, no_cash, no_pos, out):
     """Fused parallel sweep over the rows of ``P`` ``(C, P)``, results into ``out`` ``(C, N_METRICS)``.
 
     Per combination: ``kernel(open, high, low, close, volume, P[c], w)`` on zeroed
@@ -107,5 +117,5 @@ def sweep_nb(kernel, open_, high, low, close, volume, P, fill_at_open, rebalance
             w[:, :] = 0.0
             kernel(open_, high, low, close, volume, P[c], w)
             sweep_finish_nb(open_, high, low, close, w, fill_at_open, rebalance_every, init_cash, fp,
-                            periods_per_year, allow_short, eq_scratch[k], r_scratch[k], orders, no_cash, no_pos,
-                            out[c])
+                            periods_per_year, allow_short, want, eq_scratch[k], r_scratch[k], orders, no_cash,
+                            no_pos, out[c])
