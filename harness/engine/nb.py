@@ -425,6 +425,10 @@ def simulate_nb(open_, high, low, close, weights, fill_at_open, rebalance_every,
     keep_cash = cash_out.shape[0] > 0
     keep_pos = pos_out.shape[0] > 0
     stops = _has_stops_nb(p)
+    if N == 1:
+        _simulate_1_nb(open_, high, low, close, weights, fill_at_open, rebalance_every, p, equity_out, cash_out,
+                       pos_out, orders, cash, n_orders, pos, entry_px, extreme, val_px, target, place, stops)
+        return n_orders[0]
     for t in range(T):
         d = t - 1 if fill_at_open else t
         rebalance = d >= 0 and rebalance_every > 0 and d % rebalance_every == 0
@@ -463,6 +467,59 @@ def simulate_nb(open_, high, low, close, weights, fill_at_open, rebalance_every,
             for n in range(N):
                 pos_out[t, n] = pos[n]
     return n_orders[0]
+
+
+@njit(cache=True)
+def _simulate_1_nb(open_, high, low, close, weights, fill_at_open, rebalance_every, p, equity_out, cash_out,
+                   pos_out, orders, cash, n_orders, pos, entry_px, extreme, val_px, target, place, stops):
+    """``simulate_nb`` for one symbol: the same steps, with the state of quiet bars in registers."""
+    T = close.shape[0]
+    keep_cash = cash_out.shape[0] > 0
+    keep_pos = pos_out.shape[0] > 0
+    tg = target[0]
+    pl = place[0]
+    ps = pos[0]
+    vp = val_px[0]
+    c = cash[0]
+    for t in range(T):
+        d = t - 1 if fill_at_open else t
+        if d >= 0:
+            w = weights[d, 0]
+            if not np.isnan(w) and w != tg:
+                tg = w
+                pl = True
+            elif rebalance_every > 0 and d % rebalance_every == 0:
+                pl = True
+        if pl or (stops and ps != 0.0):
+            target[0] = tg
+            place[0] = pl
+            pos[0] = ps
+            val_px[0] = vp
+            cash[0] = c
+            _bar_nb(t, t, open_, high, low, close, target, place, fill_at_open, p,
+                    cash, pos, entry_px, extreme, val_px, orders, n_orders)
+            pl = place[0]
+            ps = pos[0]
+            vp = val_px[0]
+            c = cash[0]
+        else:  # nothing to fill or check: only the valuation part of execute_bar_nb
+            if fill_at_open:
+                o = open_[t, 0]
+                if not np.isnan(o):
+                    vp = o
+            px = close[t, 0]
+            if not np.isnan(px):
+                vp = px
+        equity_out[t] = c + ps * vp if ps != 0.0 else c
+        if keep_cash:
+            cash_out[t] = c
+        if keep_pos:
+            pos_out[t, 0] = ps
+    target[0] = tg
+    place[0] = pl
+    pos[0] = ps
+    val_px[0] = vp
+    cash[0] = c
 
 
 # --------------------------------------------------------------------------- trades

@@ -134,3 +134,23 @@ def test_harness_exports_backtest_lazily_without_heavy_imports():
             "print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("cfg", [
+    BacktestConfig(fee_rate=0.001, slippage_bps=2),
+    BacktestConfig(fee_rate=0.001, stop_loss=0.02, take_profit=0.03, trailing_stop=0.03, size_granularity=1.0),
+    BacktestConfig(fill="close", rebalance_every=5, fixed_fee=1.0),
+])
+def test_single_symbol_fast_path_equals_the_general_path(cfg):
+    # one symbol runs a register-resident loop; a second, never-traded symbol forces the general one
+    from market_data import Bars
+
+    two = random_bars(8, T=150, N=2)
+    one = two.select(["S0"])
+    w = random_weights(8, 150, 1, gross=0.9)
+    a = backtest(one, weights=w, config=cfg)
+    b = backtest(two, weights=np.column_stack([w[:, 0], np.zeros(150)]), config=cfg)
+    assert isinstance(one, Bars) and len(a.orders) > 5
+    np.testing.assert_array_equal(a.equity.to_numpy(), b.equity.to_numpy())
+    np.testing.assert_array_equal(a.positions.to_numpy()[:, 0], b.positions.to_numpy()[:, 0])
+    np.testing.assert_array_equal(a.order_records, b.order_records)
