@@ -33,6 +33,12 @@ def _step_backtest(ctx: dict) -> str:
     return demo_step(ctx)
 
 
+def _step_sweep(ctx: dict) -> str:
+    from harness.sweep._demo import demo_step
+
+    return demo_step(ctx)
+
+
 def _step_mlp(ctx: dict) -> str:
     from strategies.ml._demo import demo_step
 
@@ -55,9 +61,10 @@ STEPS: list[tuple[str, Callable[[dict], str]]] = [
     ("environment", _step_environment),
     ("bar store: sample data into the home store", _step_data),
     ("backtest: SMA crossover on the S&P 500 sample", _step_backtest),
-    ("trainable strategy (mlp): fit, save, reload", _step_mlp),
+    ("parameter sweep: fused Numba grid over SMA windows", _step_sweep),
     ("walk-forward optimisation (Optuna) with DSR and PBO", _step_optimize),
     ("volatility regimes (default detector) on the S&P 500 sample", _step_regime),
+    ("trainable strategy (mlp): fit, save, reload", _step_mlp),
 ]
 
 

@@ -1,0 +1,42 @@
+"""The README's Python examples run as written (each in a fresh namespace and folder)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+
+# Blocks that need something the README leaves to the reader; the prelude supplies it.
+PRELUDES = {
+    "true_change_points": "import numpy as np\ntrue_change_points = np.array([2440, 3200])\n",
+    "res = backtest(bars, weights=": "from market_data import samples\nbars = samples.load('SPX')\n",
+}
+# Blocks tested elsewhere: the user strategy (tests/strategies/test_readme_strategy*.py)
+# and the store/ingest tour, which reads a CSV file of the reader's.
+SKIP = ("my_momentum", "ingest.ingest(\"minute.csv\"")
+SLOW = ("optimize(",)
+
+
+def _params():
+    for i, block in enumerate(BLOCKS):
+        if any(s in block for s in SKIP):
+            continue
+        marks = [pytest.mark.slow] if any(s in block for s in SLOW) else []
+        yield pytest.param(block, id=f"block{i}", marks=marks)
+
+
+def test_readme_has_examples():
+    assert len(BLOCKS) >= 5
+
+
+@pytest.mark.parametrize("block", list(_params()))
+def test_readme_example_runs(block, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    prelude = "".join(code for key, code in PRELUDES.items() if key in block)
+    namespace: dict = {"np": np}
+    exec(compile(prelude + block, "README.md", "exec"), namespace)
