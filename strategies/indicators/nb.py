@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit
 
 __all__ = [
-    "rolling_mean_1d_nb", "rolling_mean_nb",
+    "rolling_mean_1d_nb", "rolling_mean_step_nb", "rolling_mean_nb",
     "rolling_mean_std_1d_nb", "rolling_std_1d_nb", "rolling_std_nb",
     "ewm_mean_1d_nb", "ewm_mean_nb",
     "rsi_1d_nb", "rsi_nb",
@@ -38,42 +38,58 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- rolling mean
+@njit(cache=True, inline="always")
+def rolling_mean_step_nb(a, i, window, minp, total, nobs, run, prev, left):
+    """One step of :func:`rolling_mean_1d_nb` at row ``i``, for kernels that fuse several
+    rolling means into one pass without scratch arrays.
+
+    The state ``(total, nobs, run, prev, left)`` starts as ``(0.0, 0, 0, nan, window)``;
+    returns ``(mean_i, total, nobs, run, prev, left)`` with the new state. Calling it for
+    ``i = 0, 1, ...`` gives exactly (bit for bit) the values of ``rolling_mean_1d_nb``.
+    """
+    x = a[i]
+    if x == x:
+        total += x
+        nobs += 1
+    if i >= window:
+        y = a[i - window]
+        if y == y:
+            total -= y
+            nobs -= 1
+    if x == x:
+        if x == prev:
+            run += 1
+        else:
+            run = 1
+            prev = x
+    left -= 1
+    if left == 0:  # exact recompute every ``window`` rows: error never builds up
+        left = window
+        total = 0.0
+        for j in range(i + 1 - window, i + 1):
+            if a[j] == a[j]:
+                total += a[j]
+    if nobs >= minp and nobs > 0:
+        m = prev if run >= nobs else total / nobs
+    else:
+        m = np.nan
+    return m, total, nobs, run, prev, left
+
+
 @njit(cache=True)
 def rolling_mean_1d_nb(a, window, minp, out):
     """Rolling mean over the last ``window`` rows (NaN skipped, NaN below ``minp`` values).
 
     Same as ``pd.Series(a).rolling(window, min_periods=minp).mean()``.
     """
-    n = a.shape[0]
     total = 0.0
     nobs = 0
     run = 0
     prev = np.nan
-    for i in range(n):
-        x = a[i]
-        if x == x:
-            total += x
-            nobs += 1
-        if i >= window:
-            y = a[i - window]
-            if y == y:
-                total -= y
-                nobs -= 1
-        if x == x:
-            if x == prev:
-                run += 1
-            else:
-                run = 1
-                prev = x
-        if (i + 1) % window == 0:  # exact recompute: error never builds up
-            total = 0.0
-            for j in range(i + 1 - window, i + 1):
-                if a[j] == a[j]:
-                    total += a[j]
-        if nobs >= minp and nobs > 0:
-            out[i] = prev if run >= nobs else total / nobs
-        else:
-            out[i] = np.nan
+    left = window
+    for i in range(a.shape[0]):
+        out[i], total, nobs, run, prev, left = rolling_mean_step_nb(a, i, window, minp, total, nobs, run, prev,
+                                                                    left)
     return out
 
 
