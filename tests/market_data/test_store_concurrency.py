@@ -28,6 +28,14 @@ CHILD = textwrap.dedent("""
     path, stage, n_bars, n_sym = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     bars, _ = regime_switching(n_bars, n_sym, seed=1)
     store = BarStore.open(path)
+    if stage == "mid-write":  # slow each field's write down so the kill lands between fields
+        import market_data.store as ms
+        original = ms.write_block
+        def slow(*args, **kwargs):
+            original(*args, **kwargs)
+            print("field written", flush=True)
+            time.sleep(2)
+        ms.write_block = slow
     if stage == "before-commit":
         def hold():
             print("committing", flush=True)
@@ -61,7 +69,7 @@ def _wait_for(proc: subprocess.Popen, word: str, timeout: float = 120) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("stage, delay", [("before-write", 0.0), ("mid-write", 0.15), ("mid-write", 0.6),
+@pytest.mark.parametrize("stage, delay", [("before-write", 0.0), ("timed", 0.3), ("mid-write", 0.0),
                                           ("before-commit", 0.0)])
 def test_sigkilled_writer_leaves_the_store_at_its_previous_snapshot(tmp_path, stage, delay):
     n_bars, n_sym = 1600, 40
@@ -71,7 +79,7 @@ def test_sigkilled_writer_leaves_the_store_at_its_previous_snapshot(tmp_path, st
     chunk_files = {p.name for p in (store.path / "chunks").iterdir()}
     proc = _spawn(store.path, stage, n_bars, n_sym)
     try:
-        _wait_for(proc, "committing" if stage == "before-commit" else "writing")
+        _wait_for(proc, {"before-commit": "committing", "mid-write": "field written"}.get(stage, "writing"))
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
@@ -84,10 +92,11 @@ def test_sigkilled_writer_leaves_the_store_at_its_previous_snapshot(tmp_path, st
     if tip == previous:  # killed before its commit: the old snapshot, whole
         assert back.equals(bars[: n_bars // 2])
     else:  # the write had already committed: the new snapshot, whole
-        assert stage == "mid-write" and back.equals(bars)
-    if stage == "before-commit":  # every chunk was written, none committed
+        assert stage == "timed" and back.equals(bars)
+    if stage in ("mid-write", "before-commit"):  # chunks were written, none committed
         assert tip == previous
-        assert len({p.name for p in (store.path / "chunks").iterdir()} - chunk_files) >= 5 * 10
+        orphans = {p.name for p in (store.path / "chunks").iterdir()} - chunk_files
+        assert len(orphans) >= (10 if stage == "mid-write" else 5 * 10)
     # the lock died with the writer: the next write goes through
     reopened.write(bars[n_bars // 2:], message="retry", on_conflict="replace")
     assert reopened.read().equals(bars)
