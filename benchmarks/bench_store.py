@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--appends", type=int, default=10)
     ap.add_argument("--quick", action="store_true", help="only the default layout, no ArcticDB")
-    ap.add_argument("--layouts", type=int, default=len(LAYOUTS), help="how many of LAYOUTS to run (in order)")
+    ap.add_argument("--layouts", type=int, default=2, help="how many of LAYOUTS to run, in order (4: all)")
     ap.add_argument("--dir", type=Path, default=None, help="scratch folder (default: a temp dir)")
     args = ap.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="bench-store-", dir=args.dir))
