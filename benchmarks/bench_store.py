@@ -44,6 +44,13 @@ LAYOUTS: dict[str, dict] = {
 WINDOW = 10_000
 
 
+def _window(n_bars: int) -> tuple[int, int]:
+    """First and last row of the (up to) 10,000-bar window in the middle of the data."""
+    width = min(WINDOW, max(1, n_bars // 2))
+    lo = n_bars // 2 - width // 2
+    return lo, lo + width - 1
+
+
 def _du(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
@@ -85,8 +92,8 @@ def bench_barstore(bars: Bars, root: Path, name: str, spec: dict, repeat: int, a
     size = _du(path)
     rng = np.random.default_rng(1)
     picks = iter(rng.choice(bars.symbols, size=repeat, replace=repeat > N))
-    lo = (T - appends) // 2 - WINDOW // 2
-    start, end = int(bars.timestamps[lo]), int(bars.timestamps[lo + WINDOW - 1])
+    lo, hi = _window(T - appends)
+    start, end = int(bars.timestamps[lo]), int(bars.timestamps[hi])
     out = {"system": f"BarStore {name}", "write_s": write_s, "size_mb": size / 1e6,
            "one_symbol_s": _median(lambda: store.read(next(picks), frequency=bars.frequency), repeat),
            "window_s": _median(lambda: store.read(start=start, end=end, frequency=bars.frequency), repeat),
@@ -176,8 +183,8 @@ def bench_parquet_single(bars: Bars, root: Path, repeat: int) -> dict:
     write_s = time.perf_counter() - t0
     del table
     picks = iter(np.random.default_rng(1).choice(bars.symbols, size=repeat))
-    lo = T // 2 - WINDOW // 2
-    t_lo, t_hi = bars.timestamps[lo].view("datetime64[ns]"), bars.timestamps[lo + WINDOW - 1].view("datetime64[ns]")
+    lo, hi = _window(T)
+    t_lo, t_hi = bars.timestamps[lo].view("datetime64[ns]"), bars.timestamps[hi].view("datetime64[ns]")
 
     def arrays(t):
         return {c: t.column(c).to_numpy() for c in ("timestamp", *FIELDS)}
@@ -211,8 +218,8 @@ def bench_parquet_per_symbol(bars: Bars, root: Path, repeat: int) -> dict:
         pq.write_table(t, folder / f"{s}.parquet", row_group_size=WINDOW, compression="zstd")
     write_s = time.perf_counter() - t0
     picks = iter(np.random.default_rng(1).choice(bars.symbols, size=repeat))
-    lo = T // 2 - WINDOW // 2
-    t_lo, t_hi = bars.timestamps[lo].view("datetime64[ns]"), bars.timestamps[lo + WINDOW - 1].view("datetime64[ns]")
+    lo, hi = _window(T)
+    t_lo, t_hi = bars.timestamps[lo].view("datetime64[ns]"), bars.timestamps[hi].view("datetime64[ns]")
 
     def arrays(t):
         return {c: t.column(c).to_numpy() for c in ("timestamp", *FIELDS)}
@@ -249,8 +256,8 @@ def bench_arcticdb(bars: Bars, root: Path, repeat: int) -> dict | None:
         lib.write(s, pd.DataFrame({f: getattr(bars, f)[:, j] for f in FIELDS}, index=idx))
     write_s = time.perf_counter() - t0
     picks = iter(np.random.default_rng(1).choice(bars.symbols, size=repeat))
-    lo = T // 2 - WINDOW // 2
-    rng = (idx[lo], idx[lo + WINDOW - 1])
+    lo, hi = _window(T)
+    rng = (idx[lo], idx[hi])
     syms = list(bars.symbols)
 
     def arrays(df):
