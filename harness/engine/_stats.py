@@ -7,6 +7,7 @@ Numba reductions that sweeps and validation call (:mod:`harness.engine.nb`).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,16 @@ def compute_stats(equity: pd.Series, trades: pd.DataFrame, orders: pd.DataFrame,
     :func:`market_data.frequency.periods_per_year` of ``frequency``.
     """
     eq = np.ascontiguousarray(equity.to_numpy(dtype=np.float64))
+    T = eq.size
+    return stats_from_arrays(eq, equity.index[0] if T else None, equity.index[-1] if T else None, trades, orders,
+                             frequency, init_cash=init_cash)
+
+
+def stats_from_arrays(eq: np.ndarray, start: Any, end: Any, trades: Any, orders: Any, frequency: str,
+                      *, init_cash: float) -> pd.Series:
+    """:func:`compute_stats` on the equity values ``eq`` (1-D float64, C-contiguous), with
+    ``start``/``end`` the first and last bar times (None when there are no bars): builds no
+    pandas objects but the result, so ``BacktestResult.stats`` need not index the equity."""
     ppy = periods_per_year(frequency)
     T = eq.size
     m = np.full(len(_METRICS), np.nan)
@@ -52,8 +63,8 @@ def compute_stats(equity: pd.Series, trades: pd.DataFrame, orders: pd.DataFrame,
     notional = float((_col(orders, "size") * _col(orders, "price")).sum()) if len(orders) else 0.0
     mean_eq = float(eq.mean()) if T else math.nan
     out = {
-        "Start": equity.index[0] if T else None,
-        "End": equity.index[-1] if T else None,
+        "Start": start if T else None,
+        "End": end if T else None,
         "Bars": T,
         "Start Value": float(init_cash),
         "End Value": float(eq[-1]) if T else float(init_cash),

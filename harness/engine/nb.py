@@ -778,8 +778,8 @@ def calmar_nb(equity: np.ndarray, init_cash: float, periods_per_year: float) -> 
 def metrics_nb(equity: np.ndarray, init_cash: float, periods_per_year: float, out: np.ndarray) -> None:
     """Write the metrics of ``enums.METRIC_NAMES`` (8 values) for one equity curve into ``out``.
 
-    Same definitions as the single-metric kernels above, fused into two passes with no
-    allocation (so sweeps can call it per combination inside ``prange``).
+    Same definitions (and floating-point steps) as the single-metric kernels above, fused
+    into two passes with no allocation (so sweeps can call it per combination inside ``prange``).
     """
     T = equity.shape[0]
     out[0] = total_return_nb(equity, init_cash)
@@ -788,14 +788,36 @@ def metrics_nb(equity: np.ndarray, init_cash: float, periods_per_year: float, ou
     s = 0.0
     d = 0.0
     prev = init_cash
+    # drawdown state, fused into this pass: the steps of max_drawdown_nb, except that the
+    # division is skipped unless equity is below its lowest value since the current peak
+    # (e / peak - 1 is monotone in e, also after rounding, so a higher e cannot beat mdd)
+    peak = init_cash
+    low = np.inf
+    mdd = 0.0
+    dur = 0
+    cur = 0
     for t in range(T):
-        r = equity[t] / prev - 1.0 if prev != 0.0 else np.nan
-        prev = equity[t]
+        e = equity[t]
+        r = e / prev - 1.0 if prev != 0.0 else np.nan
+        prev = e
         if not np.isnan(r):
             n += 1
             s += r
-            if r < 0.0:
-                d += r * r
+            q = min(r, 0.0)  # branch-free downside (adding +0.0 leaves d as it was)
+            d += q * q
+        if e >= peak:
+            peak = e
+            low = np.inf
+            cur = 0
+        else:
+            cur += 1
+            if e < low and peak > 0.0:
+                low = e
+                dd = e / peak - 1.0
+                if dd < mdd:
+                    mdd = dd
+        if cur > dur:
+            dur = cur
     m = s / n if n else np.nan
     ss = 0.0
     prev = init_cash
@@ -815,7 +837,6 @@ def metrics_nb(equity: np.ndarray, init_cash: float, periods_per_year: float, ou
         out[4] = np.inf if s > 0.0 else np.nan
     else:
         out[4] = m / dd * root
-    mdd, dur = max_drawdown_nb(equity, init_cash)
     out[5] = out[1] / abs(mdd) if mdd != 0.0 else np.nan
     out[6] = mdd
     out[7] = dur

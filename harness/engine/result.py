@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from harness.engine._stats import compute_stats
+from harness.engine._stats import stats_from_arrays
 from harness.engine.enums import EXIT_REASON_NAMES
 
 if TYPE_CHECKING:
@@ -19,6 +19,11 @@ __all__ = ["BacktestResult"]
 
 _SIDES = np.array(["buy", "sell"], dtype=object)
 _REASONS = np.array(EXIT_REASON_NAMES, dtype=object)
+
+
+def _utc(ns: np.int64) -> pd.Timestamp:
+    """The element ``index[i]`` of :attr:`BacktestResult.index` for the time ``ns``."""
+    return pd.Timestamp(int(ns), unit="ns", tz="UTC")
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,9 +131,17 @@ class BacktestResult:
 
     @property
     def stats(self) -> pd.Series:
-        return self._cached("stats", lambda: compute_stats(
-            self.equity, self.trade_records, self.order_records, self.bars.frequency,
-            init_cash=self.config.init_cash))
+        def make() -> pd.Series:
+            ts = self.bars.timestamps
+            T = ts.shape[0]
+            if "equity" in self._cache:  # already indexed: the same Timestamps
+                start, end = (self.index[0], self.index[-1]) if T else (None, None)
+            else:
+                start, end = (_utc(ts[0]), _utc(ts[-1])) if T else (None, None)
+            eq = np.ascontiguousarray(self.equity_values, dtype=np.float64)
+            return stats_from_arrays(eq, start, end, self.trade_records, self.order_records, self.bars.frequency,
+                                     init_cash=self.config.init_cash)
+        return self._cached("stats", make)
 
     def __repr__(self) -> str:
         s = self.stats
