@@ -40,10 +40,10 @@ import numpy as np
 
 from market_data._shards import ShardSpec, read_block, write_block
 from market_data.bars import FIELDS, Bars, _did_you_mean, _fmt_ts, to_ns
+from market_data.config import Config, param
 from market_data.errors import ConflictError, InputError, SnapshotNotFoundError, StoreError
 from market_data.frequency import canonical_frequency, frequency_ns
 from market_data.validation import validate_bars
-from strategies.params import Config, param
 
 __all__ = ["BarStore", "StoreLayout", "StoreTransaction", "SnapshotRecord", "SymbolInfo"]
 
