@@ -15,10 +15,15 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
 PRELUDES = {
     "true_change_points": "import numpy as np\ntrue_change_points = np.array([2440, 3200])\n",
     "res = backtest(bars, weights=": "from market_data import samples\nbars = samples.load('SPX')\n",
+    'ingest.ingest("minute.csv"': (
+        "import pandas as pd\n"
+        "pd.DataFrame({'timestamp': pd.date_range('2024-01-02 09:30', periods=5, freq='min'),\n"
+        "              'ticker': 'XYZ', 'open': 10.0, 'high': 11.0, 'low': 9.0, 'close': 10.5,\n"
+        "              'volume': 100}).to_csv('minute.csv', index=False)\n"
+    ),
 }
-# Blocks tested elsewhere: the user strategy (tests/strategies/test_readme_strategy*.py)
-# and the store/ingest tour, which reads a CSV file of the reader's.
-SKIP = ("my_momentum", "ingest.ingest(\"minute.csv\"")
+# Blocks tested elsewhere: the user strategy (tests/strategies/test_readme_user_strategy.py).
+SKIP = ("my_momentum",)
 SLOW = ("optimize(",)
 
 
