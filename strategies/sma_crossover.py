@@ -36,7 +36,7 @@ from numba import njit
 
 from market_data import Bars
 from strategies._base import coerce_params, run_kernel
-from strategies.indicators.nb import rolling_mean_step_nb, scale_by_active_nb
+from strategies.indicators.nb import rolling_mean_1d_nb, rolling_mean_step_nb, scale_by_active_nb
 from strategies.params import Params as _Params
 from strategies.params import param
 
@@ -76,38 +76,34 @@ def max_leverage(params: Params) -> float:
 def kernel(open, high, low, close, volume, p, out):  # noqa: A002 - protocol argument names
     """Target weights into ``out`` (``p`` = ``[fast, slow, long_short]``).
 
-    One pass per symbol: both rolling means are stepped together
-    (:func:`~strategies.indicators.nb.rolling_mean_step_nb`, bit for bit
-    :func:`~strategies.indicators.nb.rolling_mean_1d_nb`), with no scratch arrays.
+    No scratch arrays: the fast mean of a symbol goes into its ``out`` column first, then
+    one pass steps the slow mean (:func:`~strategies.indicators.nb.rolling_mean_step_nb`,
+    bit for bit :func:`~strategies.indicators.nb.rolling_mean_1d_nb`) and overwrites the
+    column with the weights.
     """
     fast = int(p[0])
     slow = int(p[1])
     long_short = p[2] > 0.5
     T, N = close.shape
     for j in range(N):
-        ft = 0.0
-        fn = 0
-        fr = 0
-        fp = np.nan
-        fl = fast
+        a = close[:, j]
+        col = out[:, j]
+        rolling_mean_1d_nb(a, fast, fast, col)
         st = 0.0
         sn = 0
         sr = 0
         sp = np.nan
         sl = slow
-        a = close[:, j]
         for t in range(T):
-            f, ft, fn, fr, fp, fl = rolling_mean_step_nb(a, t, fast, fast, ft, fn, fr, fp, fl)
             s, st, sn, sr, sp, sl = rolling_mean_step_nb(a, t, slow, slow, st, sn, sr, sp, sl)
-            w = 0.0
-            if t >= slow - 1 and f == f and s == s:
-                if f > s:
-                    w = 1.0
-                elif long_short and f < s:
-                    w = -1.0
+            f = col[t]
+            # branch-free (comparisons with NaN are false, so NaN means give 0 as they should)
+            w = 1.0 if f > s else (-1.0 if long_short and f < s else 0.0)
+            if t < slow - 1:
+                w = 0.0
             if N == 1 and not np.isfinite(a[t]):  # scale_by_active_nb's rule for one symbol
                 w = 0.0
-            out[t, j] = w
+            col[t] = w
     if N > 1:
         scale_by_active_nb(out, close, 0)  # with one symbol the division is by 1: done above
 

@@ -65,10 +65,10 @@ def rolling_mean_step_nb(a, i, window, minp, total, nobs, run, prev, left):
     left -= 1
     if left == 0:  # exact recompute every ``window`` rows: error never builds up
         left = window
-        total = 0.0
+        total = 0.0  # never -0.0, so adding +0.0 for a NaN leaves it as skipping would
         for j in range(i + 1 - window, i + 1):
-            if a[j] == a[j]:
-                total += a[j]
+            v = a[j]
+            total += v if v == v else 0.0
     if nobs >= minp and nobs > 0:
         m = prev if run >= nobs else total / nobs
     else:
