@@ -89,7 +89,14 @@ def stats_from_arrays(eq: np.ndarray, start: Any, end: Any, trades: Any, orders:
         "Turnover [x]": notional / mean_eq if T and mean_eq else math.nan,
         "Total Fees": float(_col(orders, "fees").sum()) if len(orders) else 0.0,
     }
-    return pd.Series(out, name="stats", dtype=object)
+    global _INDEX
+    keys = tuple(out)
+    if _INDEX is None or _INDEX[0] != keys:
+        _INDEX = (keys, pd.Index(list(keys)))  # as pd.Series(dict) builds it; immutable, so shared
+    return pd.Series(list(out.values()), index=_INDEX[1], name="stats", dtype=object)
+
+
+_INDEX: tuple[tuple[str, ...], pd.Index] | None = None
 
 
 def _col(table, name: str) -> np.ndarray:

@@ -637,7 +637,12 @@ def exposure_bars_nb(entry_idx: np.ndarray, exit_idx: np.ndarray) -> int:
     k = entry_idx.shape[0]
     if k == 0:
         return 0
-    order = np.argsort(entry_idx, kind="mergesort")
+    ascending = True  # the usual case (one symbol's trades): no sort needed
+    for i in range(1, k):
+        if entry_idx[i] < entry_idx[i - 1]:
+            ascending = False
+            break
+    order = np.arange(k) if ascending else np.argsort(entry_idx, kind="mergesort")
     total = 0
     cur_a = entry_idx[order[0]]
     cur_b = exit_idx[order[0]]
