@@ -52,13 +52,11 @@ def prepare_weights(bars: Bars, weights: Any, config: BacktestConfig = _DEFAULT_
         w = w.reshape(-1, 1)
     if w.shape != bars.shape:
         raise InputError(f"weights have shape {given}, expected {bars.shape} (bars x symbols)")
-    bad = np.isinf(w)
-    if bad.any():
-        t, n = (int(x[0]) for x in np.nonzero(bad))
+    first_inf = int(nb.check_weights_nb(w, not config.allow_short))  # also clips when long-only
+    if first_inf >= 0:
+        t, n = divmod(first_inf, w.shape[1])
         raise InputError(f"weights must be finite (NaN = no new decision): weight {w[t, n]} for symbol "
                          f"{bars.symbols[n]!r} at row {t} ({_fmt_ts(bars.timestamps[t])})")
-    if not config.allow_short:
-        np.maximum(w, 0.0, out=w, where=~np.isnan(w))
     return w
 
 

@@ -373,6 +373,26 @@ def _bar_nb(t, r, open_, high, low, close, target, place, fill_at_open, p,
 
 
 @njit(cache=True)
+def check_weights_nb(w: np.ndarray, clip_negative: bool) -> int:
+    """One pass over C-contiguous ``(T, N)`` weights: the flat (row-major) index of the first infinite
+    value, or -1; when there is none and ``clip_negative``, negative weights (and -0.0)
+    become 0.0 in place (NaN stays NaN)."""
+    flat = w.reshape(-1)  # C-contiguous: a view
+    bad = False
+    for i in range(flat.shape[0]):  # no early exit, so the loop vectorises
+        bad |= abs(flat[i]) == np.inf
+    if bad:
+        for i in range(flat.shape[0]):
+            if abs(flat[i]) == np.inf:
+                return i
+    if clip_negative:
+        for i in range(flat.shape[0]):
+            if flat[i] <= 0.0:
+                flat[i] = 0.0
+    return -1
+
+
+@njit(cache=True)
 def order_capacity_nb(weights: np.ndarray, rebalance_every: int) -> int:
     """An upper bound on the number of orders ``simulate_nb`` can produce for ``weights``.
 
