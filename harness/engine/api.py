@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +44,17 @@ def prepare_weights(bars: Bars, weights: Any, config: BacktestConfig = _DEFAULT_
     A 1-D array is accepted for one symbol. NaN means "no new decision"; infinite values
     are refused; with ``allow_short=False`` negative weights are clipped to 0.
     """
+    return _prepare_weights(bars, weights, config, copy=True)
+
+
+def _prepare_weights(bars: Bars, weights: Any, config: BacktestConfig, *, copy: bool) -> np.ndarray:
+    """:func:`prepare_weights`; ``copy=False`` validates (and clips) a float64 C-contiguous
+    array in place: only for an array that nothing else references."""
     w = np.asarray(weights)
     if w.dtype.kind not in "fiub":
         raise InputError(f"weights must be numeric, got dtype {w.dtype}")
     given = w.shape
-    w = np.array(w, dtype=np.float64, order="C")
+    w = np.array(w, dtype=np.float64, order="C", copy=True if copy else None)
     if w.ndim == 1 and bars.n_symbols == 1:
         w = w.reshape(-1, 1)
     if w.shape != bars.shape:
@@ -109,9 +116,15 @@ def backtest(bars: Bars, strategy: Any = None, params: Any = None, *, weights: A
         strat_name = strat.name
         params_dict = p.to_dict()
         weights = strat.target_weights(bars, p)
+        # a fresh array that owns its data and that nobody else references (the local
+        # name and getrefcount's argument) cannot be seen elsewhere: no defensive copy
+        private = (isinstance(weights, np.ndarray) and weights.flags.owndata
+                   and sys.getrefcount(weights) <= 2)
     elif params is not None:
         raise InputError("params= needs strategy=; with weights= there is nothing to parametrise")
-    w = prepare_weights(bars, weights, config)
+    else:
+        private = False
+    w = _prepare_weights(bars, weights, config, copy=not private)
     res = _simulate(bars, w, config)
     lineage = {
         "snapshot_id": bars.snapshot_id,
