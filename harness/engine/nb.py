@@ -492,7 +492,12 @@ def simulate_nb(open_, high, low, close, weights, fill_at_open, rebalance_every,
 @njit(cache=True)
 def _simulate_1_nb(open_, high, low, close, weights, fill_at_open, rebalance_every, p, equity_out, cash_out,
                    pos_out, orders, cash, n_orders, pos, entry_px, extreme, val_px, target, place, stops):
-    """``simulate_nb`` for one symbol: the same steps, with the state of quiet bars in registers."""
+    """``simulate_nb`` for one symbol: the same steps, with the state of quiet bars in registers.
+
+    :func:`_quiet_run_1_nb` runs the bars with nothing to fill or check in a loop of its
+    own (small, so its state stays in registers) and stops at the next bar that needs
+    :func:`_bar_nb`; this loop handles that bar and resumes.
+    """
     T = close.shape[0]
     keep_cash = cash_out.shape[0] > 0
     keep_pos = pos_out.shape[0] > 0
@@ -501,7 +506,47 @@ def _simulate_1_nb(open_, high, low, close, weights, fill_at_open, rebalance_eve
     ps = pos[0]
     vp = val_px[0]
     c = cash[0]
-    for t in range(T):
+    t = 0
+    while t < T:
+        t, tg, pl, vp = _quiet_run_1_nb(t, open_, close, weights, fill_at_open, rebalance_every, stops, tg, pl, ps,
+                                        vp, c, equity_out, cash_out, pos_out, keep_cash, keep_pos)
+        if t >= T:
+            break
+        target[0] = tg  # bar t has an order or a stop to check: the general step
+        place[0] = pl
+        pos[0] = ps
+        val_px[0] = vp
+        cash[0] = c
+        _bar_nb(t, t, open_, high, low, close, target, place, fill_at_open, p,
+                cash, pos, entry_px, extreme, val_px, orders, n_orders)
+        pl = place[0]
+        ps = pos[0]
+        vp = val_px[0]
+        c = cash[0]
+        equity_out[t] = c + ps * vp if ps != 0.0 else c
+        if keep_cash:
+            cash_out[t] = c
+        if keep_pos:
+            pos_out[t, 0] = ps
+        t += 1
+    target[0] = tg
+    place[0] = pl
+    pos[0] = ps
+    val_px[0] = vp
+    cash[0] = c
+
+
+@njit(cache=True)
+def _quiet_run_1_nb(t0, open_, close, weights, fill_at_open, rebalance_every, stops, tg, pl, ps, vp, c,
+                    equity_out, cash_out, pos_out, keep_cash, keep_pos):
+    """From bar ``t0``: take each bar's decision and, while nothing is to fill or check,
+    value the bar (the valuation part of :func:`execute_bar_nb`) and write its outputs.
+
+    Returns ``(t, target, place, val_px)`` with ``t`` the first bar that needs the
+    general step (its decision already taken, its outputs not written), or ``T``.
+    """
+    T = close.shape[0]
+    for t in range(t0, T):
         d = t - 1 if fill_at_open else t
         if d >= 0:
             w = weights[d, 0]
@@ -511,35 +556,20 @@ def _simulate_1_nb(open_, high, low, close, weights, fill_at_open, rebalance_eve
             elif rebalance_every > 0 and d % rebalance_every == 0:
                 pl = True
         if pl or (stops and ps != 0.0):
-            target[0] = tg
-            place[0] = pl
-            pos[0] = ps
-            val_px[0] = vp
-            cash[0] = c
-            _bar_nb(t, t, open_, high, low, close, target, place, fill_at_open, p,
-                    cash, pos, entry_px, extreme, val_px, orders, n_orders)
-            pl = place[0]
-            ps = pos[0]
-            vp = val_px[0]
-            c = cash[0]
-        else:  # nothing to fill or check: only the valuation part of execute_bar_nb
-            if fill_at_open:
-                o = open_[t, 0]
-                if not np.isnan(o):
-                    vp = o
-            px = close[t, 0]
-            if not np.isnan(px):
-                vp = px
+            return t, tg, pl, vp
+        if fill_at_open:
+            o = open_[t, 0]
+            if not np.isnan(o):
+                vp = o
+        px = close[t, 0]
+        if not np.isnan(px):
+            vp = px
         equity_out[t] = c + ps * vp if ps != 0.0 else c
         if keep_cash:
             cash_out[t] = c
         if keep_pos:
             pos_out[t, 0] = ps
-    target[0] = tg
-    place[0] = pl
-    pos[0] = ps
-    val_px[0] = vp
-    cash[0] = c
+    return T, tg, pl, vp
 
 
 # --------------------------------------------------------------------------- trades
