@@ -25,7 +25,7 @@ def _holding_strategy(held: np.ndarray) -> types.SimpleNamespace:
 
 def test_weights_the_strategy_keeps_are_copied_not_clipped_in_place():
     bars = _bars()
-    held = np.where(np.arange(120) % 20 < 10, -1.0, 1.0).reshape(-1, 1)
+    held = np.where(np.arange(120) % 20 < 10, -1.0, 1.0).reshape(-1, 1).copy()  # owns its data
     before = held.copy()
     res = backtest(bars, _holding_strategy(held), config=BacktestConfig(allow_short=False))
     np.testing.assert_array_equal(held, before)  # the strategy's own array is untouched
