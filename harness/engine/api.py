@@ -117,9 +117,10 @@ def backtest(bars: Bars, strategy: Any = None, params: Any = None, *, weights: A
         params_dict = p.to_dict()
         weights = strat.target_weights(bars, p)
         # a fresh array that owns its data and that nobody else references (the local
-        # name and getrefcount's argument) cannot be seen elsewhere: no defensive copy
-        private = (isinstance(weights, np.ndarray) and weights.flags.owndata
-                   and sys.getrefcount(weights) <= 2)
+        # name and getrefcount's argument) cannot be seen elsewhere: no defensive copy.
+        # Python 3.14 may borrow references without counting them, so copy there.
+        private = (sys.version_info < (3, 14) and isinstance(weights, np.ndarray)
+                   and weights.flags.owndata and sys.getrefcount(weights) <= 2)
     elif params is not None:
         raise InputError("params= needs strategy=; with weights= there is nothing to parametrise")
     else:
