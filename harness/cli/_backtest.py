@@ -7,6 +7,28 @@ from typing import Annotated, Any
 
 import typer
 
+from harness.cli._options import (
+    End,
+    FeeRate,
+    Fill,
+    FixedFee,
+    Frequency,
+    InitCash,
+    Leverage,
+    LongOnly,
+    RebalanceEvery,
+    SlippageBps,
+    Snapshot,
+    Start,
+    StopLoss,
+    Symbols,
+    TakeProfit,
+    TrailingStop,
+    WholeUnits,
+    backtest_config,
+    split_symbols,
+)
+
 
 def register(app: typer.Typer) -> None:
     app.command("backtest")(backtest_cmd)
@@ -46,26 +68,25 @@ def _fmt(v: Any) -> str:
 
 def backtest_cmd(
     strategy: Annotated[str, typer.Option("--strategy", "-s", help="Registered strategy name.")],
-    symbols: Annotated[list[str] | None, typer.Option("--symbols", help="Symbols (repeatable or comma-separated; "
-                                                      "default: all of the frequency).")] = None,
-    start: Annotated[str | None, typer.Option("--start", help="First date (inclusive).")] = None,
-    end: Annotated[str | None, typer.Option("--end", help="Last date (inclusive).")] = None,
-    frequency: Annotated[str, typer.Option("--frequency", help="Bar frequency.")] = "1d",
-    snapshot: Annotated[str | None, typer.Option("--snapshot", help="Snapshot id or tag of the data.")] = None,
+    symbols: Symbols = None,
+    start: Start = None,
+    end: End = None,
+    frequency: Frequency = "1d",
+    snapshot: Snapshot = None,
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="Strategy parameter NAME=VALUE "
                                                     "(repeatable).")] = None,
-    init_cash: Annotated[float, typer.Option("--init-cash", help="Starting cash.")] = 100_000.0,
-    fee_rate: Annotated[float, typer.Option("--fee-rate", help="Fee, fraction of traded notional.")] = 0.0,
-    fixed_fee: Annotated[float, typer.Option("--fixed-fee", help="Fee per order.")] = 0.0,
-    slippage_bps: Annotated[float, typer.Option("--slippage-bps", help="Slippage in basis points.")] = 0.0,
-    fill: Annotated[str, typer.Option("--fill", help="next_open (default) or close.")] = "next_open",
-    whole_units: Annotated[bool, typer.Option("--whole-units", help="Trade whole units only.")] = False,
-    leverage: Annotated[float, typer.Option("--leverage", help="Gross exposure cap (1 = cash account).")] = 1.0,
-    long_only: Annotated[bool, typer.Option("--long-only", help="Clip short targets to flat.")] = False,
-    stop_loss: Annotated[float | None, typer.Option("--stop-loss", help="Stop loss, fraction.")] = None,
-    take_profit: Annotated[float | None, typer.Option("--take-profit", help="Take profit, fraction.")] = None,
-    trailing_stop: Annotated[float | None, typer.Option("--trailing-stop", help="Trailing stop, fraction.")] = None,
-    rebalance_every: Annotated[int | None, typer.Option("--rebalance-every", help="Rebalance every k bars.")] = None,
+    init_cash: InitCash = 100_000.0,
+    fee_rate: FeeRate = 0.0,
+    fixed_fee: FixedFee = 0.0,
+    slippage_bps: SlippageBps = 0.0,
+    fill: Fill = "next_open",
+    whole_units: WholeUnits = False,
+    leverage: Leverage = 1.0,
+    long_only: LongOnly = False,
+    stop_loss: StopLoss = None,
+    take_profit: TakeProfit = None,
+    trailing_stop: TrailingStop = None,
+    rebalance_every: RebalanceEvery = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Save the plot (equity, drawdown, trades) as HTML.")]
     = None,
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: <home>/results/backtest-...).")]
@@ -80,13 +101,13 @@ def backtest_cmd(
 
     from harness._bars import load_bars
     from harness.config import paths
-    from harness.engine import BacktestConfig, backtest
+    from harness.engine import backtest
 
-    cfg = BacktestConfig(init_cash=init_cash, fee_rate=fee_rate, fixed_fee=fixed_fee, slippage_bps=slippage_bps,
-                         fill=fill, size_granularity=1.0 if whole_units else None, leverage=leverage,
-                         allow_short=not long_only, stop_loss=stop_loss, take_profit=take_profit,
-                         trailing_stop=trailing_stop, rebalance_every=rebalance_every)
-    syms = [s.strip() for item in symbols or [] for s in item.split(",") if s.strip()] or None
+    cfg = backtest_config(init_cash=init_cash, fee_rate=fee_rate, fixed_fee=fixed_fee, slippage_bps=slippage_bps,
+                          fill=fill, whole_units=whole_units, leverage=leverage, long_only=long_only,
+                          stop_loss=stop_loss, take_profit=take_profit, trailing_stop=trailing_stop,
+                          rebalance_every=rebalance_every)
+    syms = split_symbols(symbols)
     bars = load_bars(syms, start=start, end=end, frequency=frequency, snapshot=snapshot)
     t0 = time.perf_counter()
     res = backtest(bars, strategy, _params(param), config=cfg)

@@ -7,6 +7,18 @@ from typing import Annotated, Any
 
 import typer
 
+from harness.cli._options import (
+    End,
+    FeeRate,
+    FixedFee,
+    Frequency,
+    SlippageBps,
+    Snapshot,
+    Start,
+    Symbols,
+    split_symbols,
+)
+
 
 def register(app: typer.Typer) -> None:
     app.command("optimize")(optimize_cmd)
@@ -112,12 +124,11 @@ def optimize_cmd(
     cv: Annotated[str, typer.Option("--cv", help="Validation scheme, e.g. walk-forward:train=2y,test=6m | "
                                     "purged-kfold:n_splits=5,embargo=10 | cpcv:n_groups=6,n_test_groups=2.")]
     = "walk-forward:train=2y,test=6m",
-    symbols: Annotated[list[str] | None, typer.Option("--symbols", help="Symbols (repeatable or comma-separated; "
-                                                      "default: all of the frequency).")] = None,
-    start: Annotated[str | None, typer.Option("--start", help="First date (inclusive).")] = None,
-    end: Annotated[str | None, typer.Option("--end", help="Last date (inclusive).")] = None,
-    frequency: Annotated[str, typer.Option("--frequency", help="Bar frequency.")] = "1d",
-    snapshot: Annotated[str | None, typer.Option("--snapshot", help="Snapshot id or tag of the data.")] = None,
+    symbols: Symbols = None,
+    start: Start = None,
+    end: End = None,
+    frequency: Frequency = "1d",
+    snapshot: Snapshot = None,
     objective: Annotated[list[str] | None, typer.Option("--objective", help="Metric to optimise: sharpe, sortino, "
                                                         "total_return, cagr, calmar, max_drawdown, ann_volatility; "
                                                         "repeat for multi-objective.")] = None,
@@ -126,9 +137,9 @@ def optimize_cmd(
     param: Annotated[list[str] | None, typer.Option("--param", help="Fix a parameter NAME=VALUE.")] = None,
     space: Annotated[list[str] | None, typer.Option("--space", help="Search range NAME=LOW:HIGH[:STEP] or "
                                                     "NAME=a,b,c.")] = None,
-    fee_rate: Annotated[float, typer.Option("--fee-rate", help="Fee, fraction of traded notional.")] = 0.0,
-    slippage_bps: Annotated[float, typer.Option("--slippage-bps", help="Slippage in basis points.")] = 0.0,
-    fixed_fee: Annotated[float, typer.Option("--fixed-fee", help="Fee per order.")] = 0.0,
+    fee_rate: FeeRate = 0.0,
+    slippage_bps: SlippageBps = 0.0,
+    fixed_fee: FixedFee = 0.0,
     n_jobs: Annotated[int, typer.Option("--n-jobs", help="Parallel trials (threads).")] = 1,
     memory: Annotated[bool, typer.Option("--memory", help="Do not persist the study (in-memory storage).")] = False,
 ) -> None:
@@ -140,7 +151,7 @@ def optimize_cmd(
     from harness.engine import BacktestConfig
     from harness.optimize import optimize
 
-    syms = [s.strip() for item in symbols or [] for s in item.split(",") if s.strip()] or None
+    syms = split_symbols(symbols)
     bars = load_bars(syms, start=start, end=end, frequency=frequency, snapshot=snapshot)
     fixed = {k: _parse_value(v) for k, v in _pairs(param, "--param").items()}
     objectives = tuple(objective or ["sharpe"])
