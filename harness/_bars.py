@@ -75,15 +75,7 @@ def demo_step(ctx: dict) -> str:
     from market_data import samples
 
     store = home_store(create=True)
-    have = set(store.symbols("1d")) if "1d" in store.frequencies() else set()
-    wrote = []
-    for group, members in samples.GROUPS.items():
-        if not set(members) <= set(samples.available()) or set(members) <= have:
-            continue
-        bars = samples.load_group(group)
-        bars = bars.select([s for s in bars.symbols if s not in have])
-        store.write(bars, message=f"samples: {group}", metadata={"source": f"market_data.samples:{group}"})
-        wrote += list(bars.symbols)
+    wrote = [s for g in samples.write_samples(store) if g["status"] == "written" for s in g["symbols"]]
     snap = store.resolve()
     ctx["data_snapshot"] = snap
     symbols = store.symbols("1d")

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import importlib.util
 from functools import cache
+from typing import Any
 
 import numpy as np
 
 from market_data.bars import Bars
 from market_data.errors import InputError
 
-__all__ = ["available", "load", "load_group", "GROUPS"]
+__all__ = ["available", "load", "load_group", "write_samples", "GROUPS"]
 
 _INDICES = ("SPX", "NASDAQ")
 _STOCKS = ("AAPL", "IBM", "MSFT", "GOOG")
@@ -103,3 +104,30 @@ def _listing(symbol: str) -> tuple[int, int]:
     bars = _stocks().select(symbol)
     have = np.flatnonzero(~np.isnan(bars.close[:, 0]))
     return int(bars.timestamps[have[0]]), int(bars.timestamps[have[-1]])
+
+
+def write_samples(store: Any) -> list[dict[str, Any]]:
+    """Write every available sample group that is missing from ``store`` (a ``BarStore``).
+
+    One commit per group; symbols already stored are left as they are. Returns one dict
+    per group: ``group``, ``symbols``, ``status`` (``"written"``, ``"present"`` or
+    ``"unavailable"``: the optional package is not installed) and ``snapshot_id``.
+    """
+    have = set(store.symbols("1d")) if "1d" in store.frequencies() else set()
+    avail = set(available())
+    report = []
+    for group, members in GROUPS.items():
+        entry: dict[str, Any] = {"group": group, "symbols": tuple(members), "snapshot_id": None}
+        if not set(members) <= avail:
+            entry["status"] = "unavailable"
+        elif set(members) <= have:
+            entry["status"] = "present"
+        else:
+            bars = load_group(group)
+            bars = bars.select([s for s in bars.symbols if s not in have])
+            entry["snapshot_id"] = store.write(bars, message=f"samples: {group}",
+                                               metadata={"source": f"market_data.samples:{group}"})
+            entry["symbols"] = bars.symbols
+            entry["status"] = "written"
+        report.append(entry)
+    return report

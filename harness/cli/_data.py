@@ -140,23 +140,16 @@ def samples_cmd() -> None:
     """Ingest the real sample data shipped with installed packages (SPX, NASDAQ; AAPL, IBM, MSFT, GOOG)."""
     from market_data import samples
 
-    store = _store(create=True)
     console = _console()
-    have = set(store.symbols("1d")) if "1d" in store.frequencies() else set()
-    avail = set(samples.available())
-    for group, members in samples.GROUPS.items():
-        if not set(members) <= avail:
-            console.print(f"[yellow]{group}[/]: not installed ({', '.join(members)}); "
+    for g in samples.write_samples(_store(create=True)):
+        names = ", ".join(g["symbols"])
+        if g["status"] == "unavailable":
+            console.print(f"[yellow]{g['group']}[/]: not installed ({names}); "
                           "pip install 'regime-harness[samples]' for them")
-            continue
-        if set(members) <= have:
-            console.print(f"{group}: {', '.join(members)} already in the store")
-            continue
-        bars = samples.load_group(group)
-        bars = bars.select([s for s in bars.symbols if s not in have])
-        sid = store.write(bars, message=f"samples: {group}", metadata={"source": f"market_data.samples:{group}"})
-        console.print(f"{group}: wrote {', '.join(bars.symbols)} ({bars.n_bars:,} daily bars) as snapshot "
-                      f"[bold]{sid}[/]")
+        elif g["status"] == "present":
+            console.print(f"{g['group']}: {names} already in the store")
+        else:
+            console.print(f"{g['group']}: wrote {names} as snapshot [bold]{g['snapshot_id']}[/]")
 
 
 @data_app.command("synth")

@@ -31,3 +31,16 @@ def test_stock_group_aligns_symbols_with_nan_before_listing():
 def test_unknown_sample_is_a_clear_error():
     with pytest.raises(InputError, match="unknown sample 'XYZ'"):
         samples.load("XYZ")
+
+
+def test_write_samples_writes_each_group_once(tmp_path):
+    from market_data import BarStore
+
+    store = BarStore.open(tmp_path / "store", create=True)
+    first = {g["group"]: g for g in samples.write_samples(store)}
+    assert first["indices"]["status"] == "written" and first["indices"]["symbols"] == ("SPX", "NASDAQ")
+    assert store.read(["SPX"]).digest() == samples.load("SPX").digest()
+    commits = len(store.history())
+    again = {g["group"]: g for g in samples.write_samples(store)}
+    assert again["indices"]["status"] == "present" and again["indices"]["snapshot_id"] is None
+    assert len(store.history()) == commits  # nothing written the second time
