@@ -6,9 +6,7 @@ returns, lineage, ``.pbo()`` and ``.deflated_sharpe()``). Optuna is imported on 
 call, never at ``import harness``.
 """
 
-import sys as _sys
-import types as _types
-
+from harness._callable import make_module_callable as _make_callable
 from harness.optimize._folds import OBJECTIVES, FoldEvaluator
 from harness.optimize._optimize import optimize, resolve_search_space
 from harness.optimize._result import OptimizationResult
@@ -16,13 +14,4 @@ from harness.optimize._result import OptimizationResult
 __all__ = ["optimize", "OptimizationResult", "OBJECTIVES", "FoldEvaluator", "resolve_search_space"]
 
 
-class _CallableModule(_types.ModuleType):
-    """``harness.optimize`` is both this subpackage and the function: once the subpackage
-    is imported, Python binds ``harness.optimize`` to the module, so the module forwards
-    calls to :func:`optimize` and ``harness.optimize(bars, ...)`` works either way."""
-
-    def __call__(self, *args, **kwargs):
-        return optimize(*args, **kwargs)
-
-
-_sys.modules[__name__].__class__ = _CallableModule
+_make_callable(__name__, optimize)
