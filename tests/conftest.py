@@ -33,3 +33,23 @@ def run_cli(harness_home: Path):
         return proc
 
     return _run
+
+
+@pytest.fixture
+def stored_bars(harness_home: Path):
+    """Two random-walk daily symbols (AAA, BBB; 400 bars) written to the test's home store."""
+    import numpy as np
+
+    from harness._bars import home_store
+    from market_data import Bars
+
+    day = 86_400_000_000_000
+    rng = np.random.default_rng(1)
+    T, N = 400, 2
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (T, N)), axis=0))
+    open_ = close * np.exp(rng.normal(0, 0.003, (T, N)))
+    bars = Bars(timestamps=np.arange(T, dtype=np.int64) * day + 18_000 * day, symbols=("AAA", "BBB"),
+                open=open_, high=np.maximum(open_, close) * 1.005, low=np.minimum(open_, close) * 0.995,
+                close=close, volume=np.full((T, N), 1e6), frequency="1d")
+    home_store(create=True).write(bars, message="test bars")
+    return bars

@@ -4,28 +4,7 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
-import pytest
-
-from market_data import Bars
-
-DAY = 86_400_000_000_000
-
-
-@pytest.fixture
-def stored_bars(harness_home):
-    from harness._bars import home_store
-
-    rng = np.random.default_rng(1)
-    T, N = 400, 2
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, (T, N)), axis=0))
-    open_ = close * np.exp(rng.normal(0, 0.003, (T, N)))
-    bars = Bars(timestamps=np.arange(T, dtype=np.int64) * DAY + 18_000 * DAY, symbols=("AAA", "BBB"),
-                open=open_, high=np.maximum(open_, close) * 1.005, low=np.minimum(open_, close) * 0.995,
-                close=close, volume=np.full((T, N), 1e6), frequency="1d")
-    home_store(create=True).write(bars, message="test bars")
-    return bars
 
 
 def test_sweep_prints_top_rows_and_saves_table_with_lineage(run_cli, stored_bars, harness_home):
