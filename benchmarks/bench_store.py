@@ -36,9 +36,11 @@ from market_data.bars import FIELDS, Bars
 
 # name -> StoreLayout fields; the first is the default layout of BarStore
 LAYOUTS: dict[str, dict] = {
-    "shard 4096x128 / chunk 4096x1": dict(chunk_bars=4096, shard_bars=4096, shard_symbols=128),
-    "shard 2048x100 / chunk 2048x1": dict(chunk_bars=2048, shard_bars=2048, shard_symbols=100),
-    "shard 1024x100 / chunk 1024x1": dict(chunk_bars=1024, shard_bars=1024, shard_symbols=100),
+    "ticks, lz4, shard 16384x128 / chunk 4096x1 (default)": dict(),
+    "float64, zstd, shard 4096x128 / chunk 4096x1 (previous default)":
+        dict(chunk_bars=4096, shard_bars=4096, shard_symbols=128, cname="zstd", clevel=3, encoding="float"),
+    "ticks, zstd, shard 16384x128 / chunk 4096x1": dict(cname="zstd", clevel=3),
+    "ticks, lz4, shard 8192x128 / chunk 8192x1": dict(chunk_bars=8192, shard_bars=8192),
     "chunk 10000x50 (no shards, zarr)": dict(chunk_bars=10000, shard_bars=10000, shard_symbols=1, _plain=(10000, 50)),
 }
 WINDOW = 10_000
@@ -91,13 +93,27 @@ def bench_barstore(bars: Bars, root: Path, name: str, spec: dict, repeat: int, a
     write_s = time.perf_counter() - t0
     size = _du(path)
     rng = np.random.default_rng(1)
-    picks = iter(rng.choice(bars.symbols, size=repeat, replace=repeat > N))
+    picks = list(rng.choice(N, size=repeat, replace=repeat > N))
+    # cold: a store object that has read nothing (as a new process): metadata, timestamps and
+    # shard indexes are fetched too
+    fresh = iter([(BarStore.open(path), bars.symbols[int(j)]) for j in picks])
     lo, hi = _window(T - appends)
     start, end = int(bars.timestamps[lo]), int(bars.timestamps[hi])
     out = {"system": f"BarStore {name}", "write_s": write_s, "size_mb": size / 1e6,
-           "one_symbol_s": _median(lambda: store.read(next(picks), frequency=bars.frequency), repeat),
+           "one_symbol_s": _median(lambda: (lambda st, sym: st.read(sym, frequency=bars.frequency))(*next(fresh)),
+                                   repeat),
            "window_s": _median(lambda: store.read(start=start, end=end, frequency=bars.frequency), repeat),
            "all_s": _median(lambda: store.read(frequency=bars.frequency), max(1, repeat // 2))}
+    # warm: the same store object has already read a neighbouring symbol (same shard column)
+    warm = []
+    for j in picks:
+        reader = BarStore.open(path)
+        reader.read(bars.symbols[int(j) ^ 1], frequency=bars.frequency)
+        gc.collect()
+        t0 = time.perf_counter()
+        reader.read(bars.symbols[int(j)], frequency=bars.frequency)
+        warm.append(time.perf_counter() - t0)
+    out["one_symbol_warm_s"] = statistics.median(warm)
     check = store.read(frequency=bars.frequency)
     assert check.equals(body), "BarStore read back differs from what was written"
     times = []
@@ -109,6 +125,23 @@ def bench_barstore(bars: Bars, root: Path, name: str, spec: dict, repeat: int, a
     out["append_s"] = statistics.median(times)
     out["one_symbol_fetch_mb"] = _fetched_bytes(store, bars.symbols[N // 2], bars.frequency) / 1e6
     out["size_after_mb"] = _du(path) / 1e6
+    # worst case: the append rewrites the whole last shard row, so fill it up to a few bars short
+    # of its end (synthetic continuation of the same walk) and append there
+    shard = StoreLayout(**{k: v for k, v in spec.items() if not k.startswith("_")}).shard_bars
+    end = -(-T // shard) * shard
+    if plain is None and end - appends > T:
+        more = make_bars(end - T, N, seed=7)
+        scale = bars.close[-1] / more.close[0]
+        more = Bars(timestamps=bars.timestamps[-1] + (more.timestamps - more.timestamps[0] + 60_000_000_000),
+                    symbols=bars.symbols, frequency=bars.frequency, volume=more.volume,
+                    **{f: np.round(getattr(more, f) * scale, 2) for f in ("open", "high", "low", "close")})
+        store.write(more[: end - T - appends], message="bench: fill the last shard row")
+        times = []
+        for i in range(end - T - appends, end - T):
+            t0 = time.perf_counter()
+            store.write(more[i:i + 1], message=f"bench: append bar {T + i}")
+            times.append(time.perf_counter() - t0)
+        out["append_full_s"] = statistics.median(times)
     shutil.rmtree(path, ignore_errors=True)
     return out
 
@@ -285,7 +318,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--appends", type=int, default=10)
     ap.add_argument("--quick", action="store_true", help="only the default layout, no ArcticDB")
-    ap.add_argument("--layouts", type=int, default=2, help="how many of LAYOUTS to run, in order (4: all)")
+    ap.add_argument("--layouts", type=int, default=2, help="how many of LAYOUTS to run, in order (5: all)")
     ap.add_argument("--dir", type=Path, default=None, help="scratch folder (default: a temp dir)")
     args = ap.parse_args(argv)
     root = Path(tempfile.mkdtemp(prefix="bench-store-", dir=args.dir))
@@ -317,7 +350,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
 def _fmt_row(r: dict, raw_mb: float) -> str:
     extra = ""
     if "append_s" in r:
-        extra = f" append {r['append_s']:.3f}s, one-symbol read fetched {r['one_symbol_fetch_mb']:.2f} MB"
+        extra = (f" one symbol warm {r['one_symbol_warm_s']:.4f}s, append {r['append_s']:.3f}s, "
+                 f"one-symbol read fetched {r['one_symbol_fetch_mb']:.2f} MB")
+        if "append_full_s" in r:
+            extra += f", append into a nearly full shard row {r['append_full_s']:.3f}s"
     return (f"  {r['system']}: write {r['write_s']:.2f}s, size {r['size_mb']:.0f} MB "
             f"({raw_mb / r['size_mb']:.2f}x), one {r['one_symbol_s']:.4f}s, window {r['window_s']:.3f}s, "
             f"all {r['all_s']:.2f}s{extra}")
@@ -327,15 +363,17 @@ def _print_table(rows: list[dict], raw_mb: float) -> None:
     parquet = [r for r in rows if r["system"].startswith("Parquet")]
     best = {k: min(r[k] for r in parquet) for k in ("one_symbol_s", "window_s", "all_s")} if parquet else {}
     print()
-    print("| system | write s | size MB (ratio) | one symbol s | 10k-bar window s | everything s | "
-          "append 1 bar s | one-symbol fetch MB |")
+    print("| system | write s | size MB (ratio) | one symbol s (warm) | 10k-bar window s | everything s | "
+          "append 1 bar s (worst case) | one-symbol fetch MB |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         cells = [r["system"], f"{r['write_s']:.2f}", f"{r['size_mb']:.0f} ({raw_mb / r['size_mb']:.2f}x)"]
         for k, digits in (("one_symbol_s", 4), ("window_s", 3), ("all_s", 2)):
             ratio = f" ({r[k] / best[k]:.2f}x)" if best else ""
-            cells.append(f"{r[k]:.{digits}f}{ratio}")
-        cells.append(f"{r['append_s']:.3f}" if "append_s" in r else "-")
+            warm = f" ({r['one_symbol_warm_s']:.4f})" if k == "one_symbol_s" and "one_symbol_warm_s" in r else ""
+            cells.append(f"{r[k]:.{digits}f}{ratio}{warm}")
+        worst = f" ({r['append_full_s']:.3f})" if "append_full_s" in r else ""
+        cells.append(f"{r['append_s']:.3f}{worst}" if "append_s" in r else "-")
         cells.append(f"{r['one_symbol_fetch_mb']:.2f}" if "one_symbol_fetch_mb" in r else "-")
         print("| " + " | ".join(cells) + " |")
     print("\n(ratios: time / best Parquet layout for that read; < 1 is faster)")

@@ -6,18 +6,27 @@ Layout (one Icechunk repository, one Zarr group per frequency)::
     /1d/                 attrs: symbols (list of names, column order)
         timestamps       int64 ns UTC, shape (T,)
         open high low close volume
-                         float64, shape (T, N), fill NaN (a missing bar), sharded:
-                         inner chunks (chunk_bars x 1) so one symbol's history never
-                         touches another symbol's bytes; shards (shard_bars x
-                         shard_symbols) keep the object count small; Blosc zstd +
-                         bitshuffle. See benchmarks/README.md for the measurements.
+                         shape (T, N), sharded: inner chunks (chunk_bars x 1) so one
+                         symbol's history never touches another symbol's bytes; shards
+                         (shard_bars x shard_symbols) keep the object count small,
+                         and inside a shard each symbol's chunks are contiguous (one
+                         byte range per shard for a one-symbol read); Blosc LZ4 +
+                         bitshuffle by default. Stored as int64 tick counts (attrs
+                         ``decimals``: per symbol, value = ticks / 10**decimals; fill
+                         int64 min = no bar) while every value written sits exactly on
+                         a decimal grid of at most 8 places, else float64 (fill NaN);
+                         see ``market_data._ticks``. Reads always return float64, bit
+                         for bit what was written. See benchmarks/README.md for the
+                         measurements.
 
 Every successful :meth:`BarStore.write` is exactly one Icechunk commit on branch
 ``main``; its snapshot id is the lineage id downstream results record. Writes are
 serialised by an ``fcntl`` lock file (local repositories) *and* Icechunk's own
 optimistic concurrency: a writer that loses the race re-plans its write against the
 new tip (so no data is lost or interleaved) and gives up with :class:`ConflictError`
-after a few tries. Readers use read-only sessions and see committed snapshots only.
+after a few tries. Readers use read-only sessions and see committed snapshots only;
+each store object keeps the opened metadata, timestamps and shard indexes of the
+last few snapshots it read (snapshots are immutable, so these never go stale).
 A writer killed mid-write leaves only unreferenced chunk objects behind: the branch
 still points at the previous snapshot.
 """
@@ -29,7 +38,9 @@ import errno
 import fcntl
 import os
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,7 +49,8 @@ from typing import Any
 
 import numpy as np
 
-from market_data._shards import ShardSpec, read_block, write_block
+from market_data import _ticks
+from market_data._shards import IndexCache, ShardSpec, read_blocks, read_vector, write_block
 from market_data.bars import FIELDS, Bars, _did_you_mean, _fmt_ts, to_ns
 from market_data.config import Config, param
 from market_data.errors import ConflictError, InputError, SnapshotNotFoundError, StoreError
@@ -55,6 +67,7 @@ _TS_CHUNK = 131_072
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _SYMBOL_RE = re.compile(r"^[^\s\x00-\x1f/\\]{1,64}$")
 _COMMIT_TRIES = 3
+_VIEW_CACHE = 8
 
 
 class StoreLayout(Config):
@@ -65,10 +78,15 @@ class StoreLayout(Config):
     """
 
     chunk_bars: int = param(4096, low=1, high=10_000_000, doc="bars per inner chunk (one symbol wide)")
-    shard_bars: int = param(4096, low=1, high=10_000_000, doc="bars per shard (a multiple of chunk_bars)")
+    shard_bars: int = param(16384, low=1, high=10_000_000, doc="bars per shard (a multiple of chunk_bars)")
     shard_symbols: int = param(128, low=1, high=100_000, doc="symbols per shard")
-    clevel: int = param(3, low=1, high=9, doc="zstd compression level")
+    cname: str = param("lz4", choices=("lz4", "zstd", "lz4hc", "blosclz", "zlib"),
+                       doc="Blosc compressor (lz4 decodes ~2x faster than zstd at ~4% more bytes on ticks)")
+    clevel: int = param(5, low=1, high=9, doc="compression level")
     shuffle: str = param("bitshuffle", choices=("bitshuffle", "shuffle", "noshuffle"), doc="Blosc filter")
+    encoding: str = param("ticks", choices=("ticks", "float"),
+                          doc="'ticks': int64 tick counts while the data is on a decimal grid (lossless, "
+                              "about twice as compact), else float64; 'float': always float64")
 
     def check(self) -> None:
         if self.shard_bars % self.chunk_bars:
@@ -77,6 +95,19 @@ class StoreLayout(Config):
     @property
     def sharded(self) -> bool:
         return not (self.shard_bars == self.chunk_bars and self.shard_symbols == 1)
+
+
+@dataclass(frozen=True)
+class _FrequencyView:
+    """One frequency group of one snapshot, opened: what every read needs before touching bars."""
+
+    group: Any
+    name: str
+    symbols: tuple[str, ...]
+    timestamps: np.ndarray
+    fields: dict[str, Any]
+    #: parsed shard indexes by object key (immutable within a snapshot; see _shards.IndexCache)
+    indexes: Any = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +164,10 @@ class BarStore:
         self.uri = uri
         self.path = path
         self.lock_timeout = lock_timeout
+        # (snapshot id, frequency, root opener) -> _FrequencyView; snapshots are immutable, so an
+        # opened view (Zarr metadata, symbols, timestamps) stays valid; bounded LRU
+        self._views: OrderedDict[tuple, _FrequencyView] = OrderedDict()
+        self._views_lock = threading.Lock()
 
     # ------------------------------------------------------------------ open
     @classmethod
@@ -228,7 +263,7 @@ class BarStore:
 
     def symbols(self, frequency: str = "1d", *, snapshot: str | None = None) -> list[str]:
         """The symbols stored at ``frequency`` (column order)."""
-        return list(self._group(self._session(snapshot), frequency).attrs["symbols"])
+        return list(self._view(self._session(snapshot), frequency).symbols)
 
     def _group(self, session: Any, frequency: str):
         freq = canonical_frequency(frequency)
@@ -240,6 +275,46 @@ class BarStore:
             raise InputError(f"the store has no {freq!r} bars (frequencies: {', '.join(have) or 'none'}); "
                              "ingest some with `harness data ingest` or `harness data samples`") from None
 
+    def _view(self, session: Any, frequency: str) -> _FrequencyView:
+        """The opened arrays, symbols and timestamps of one frequency in one snapshot (cached)."""
+        key = (session.snapshot_id, canonical_frequency(frequency), self._root)
+        with self._views_lock:
+            view = self._views.get(key)
+            if view is not None:
+                self._views.move_to_end(key)
+                return view
+        group, arrays = self._open_arrays(session, frequency, ("timestamps", *FIELDS))
+        ts = _read_timestamps(arrays["timestamps"])
+        ts.flags.writeable = False
+        view = _FrequencyView(group=group, name=group.basename, symbols=tuple(group.attrs["symbols"]),
+                              timestamps=ts, fields={f: arrays[f] for f in FIELDS}, indexes=IndexCache())
+        with self._views_lock:
+            self._views[key] = view
+            while len(self._views) > _VIEW_CACHE:
+                self._views.popitem(last=False)
+        return view
+
+    def _open_arrays(self, session: Any, frequency: str, names: tuple[str, ...]) -> tuple[Any, dict[str, Any]]:
+        """The frequency group and its arrays ``names``, their metadata fetched concurrently."""
+        import asyncio
+
+        import zarr
+        from zarr.core.sync import sync
+
+        root = self._root(session)
+        freq = canonical_frequency(frequency)
+
+        async def open_all():
+            group = await root._async_group.getitem(freq)
+            return group, await asyncio.gather(*(group.getitem(n) for n in names))
+
+        try:
+            group, arrays = sync(open_all())
+        except KeyError:
+            self._group(session, frequency)  # raises the error that lists the frequencies present
+            raise
+        return zarr.Group(group), {n: zarr.Array(a) for n, a in zip(names, arrays, strict=True)}
+
     def read(self, symbols: str | Iterable[str] | None = None, *, start: Any = None, end: Any = None,
              frequency: str = "1d", snapshot: str | None = None) -> Bars:
         """Read bars (all symbols when ``symbols`` is None) between ``start`` and ``end`` (inclusive).
@@ -249,36 +324,33 @@ class BarStore:
         requested symbols has a bar are dropped.
         """
         session = self._session(snapshot)
-        group = self._group(session, frequency)
-        stored = list(group.attrs["symbols"])
+        view = self._view(session, frequency)
+        stored = view.symbols
         if symbols is None:
-            wanted = stored
+            wanted = list(stored)
         else:
             wanted = [symbols] if isinstance(symbols, str) else list(symbols)
             index = {s: i for i, s in enumerate(stored)}
             for s in wanted:
                 if s not in index:
-                    raise InputError(f"symbol {s!r} is not in the store at frequency {group.basename!r}"
+                    raise InputError(f"symbol {s!r} is not in the store at frequency {view.name!r}"
                                      f"{_did_you_mean(s, stored)}; ingest it first (e.g. `harness data samples`)")
-        ts_all = group["timestamps"][:]
+        ts_all = view.timestamps
         lo = 0 if start is None else int(np.searchsorted(ts_all, to_ns(start, name="start"), "left"))
         hi = ts_all.size if end is None else int(np.searchsorted(ts_all, to_ns(end, name="end"), "right"))
         hi = max(lo, hi)
-        cols = np.asarray([stored.index(s) for s in wanted], dtype=np.intp) if symbols is not None else None
-        arrays = self._read_fields(group, lo, hi, cols, len(stored))
+        cols = np.asarray([index[s] for s in wanted], dtype=np.intp) if symbols is not None \
+            else np.arange(len(stored))
+        arrays = dict(zip(FIELDS, _read_rects([view.fields[f] for f in FIELDS], lo, hi, cols, view.indexes),
+                          strict=True))
         ts = ts_all[lo:hi]
         if wanted and ts.size:
             keep = ~np.all(np.isnan(arrays["close"]), axis=1)
             if not keep.all():
                 ts = ts[keep]
                 arrays = {f: a[keep] for f, a in arrays.items()}
-        return Bars(timestamps=ts, symbols=tuple(wanted), frequency=group.basename,
+        return Bars(timestamps=ts, symbols=tuple(wanted), frequency=view.name,
                     snapshot_id=session.snapshot_id, **arrays)
-
-    def _read_fields(self, group: Any, lo: int, hi: int, cols: np.ndarray | None, n_stored: int) -> dict:
-        cols = np.arange(n_stored) if cols is None else cols
-        with ThreadPoolExecutor(len(FIELDS)) as pool:
-            return dict(zip(FIELDS, pool.map(lambda f: _read_rect(group[f], lo, hi, cols), FIELDS), strict=True))
 
     def info(self, symbols: str | Iterable[str] | None = None, *, frequency: str | None = None,
              snapshot: str | None = None) -> list[SymbolInfo]:
@@ -288,16 +360,16 @@ class BarStore:
         wanted = None if symbols is None else ({symbols} if isinstance(symbols, str) else set(symbols))
         out: list[SymbolInfo] = []
         for freq in freqs:
-            group = self._group(session, freq)
-            stored = list(group.attrs["symbols"])
+            view = self._view(session, freq)
+            stored = list(view.symbols)
             if not stored:
                 continue
-            ts = group["timestamps"][:]
+            ts = view.timestamps
             cols = [j for j, s in enumerate(stored) if wanted is None or s in wanted]
             present_cols: dict[int, np.ndarray] = {}
             for b0 in range(0, len(cols), 64):  # 64 symbols at a time bounds the memory
                 part = np.asarray(cols[b0:b0 + 64], dtype=np.intp)
-                block = ~np.isnan(_read_rect(group["close"], 0, ts.size, part))
+                block = ~np.isnan(_read_rects([view.fields["close"]], 0, ts.size, part, view.indexes)[0])
                 present_cols.update({int(j): block[:, k] for k, j in enumerate(part)})
             for j in cols:
                 s = stored[j]
@@ -436,7 +508,7 @@ class BarStore:
             self._create_group(root, freq)
         group = root[freq]
         stored: list[str] = list(group.attrs["symbols"])
-        E = group["timestamps"][:]
+        E = _read_timestamps(group)
         B = bars.timestamps
         new_syms = [s for s in bars.symbols if s not in stored]
         all_syms = stored + new_syms
@@ -477,28 +549,47 @@ class BarStore:
                         f"bar(s) in total); write with on_conflict='replace' (CLI: --replace) to correct it")
         if dry_run:
             return {}
-        # ---- region to rewrite: rows [r0, T_new) x cols [c0, c1)
+        # ---- region to rewrite: rows [r0, T_new) x cols [c0, c1) (a field may widen it, below)
         r0 = min(k, int(rowB[0]))
         if k < T_old:
             c0, c1 = 0, N_new
         else:
             c0, c1 = int(colB.min()), int(colB.max()) + 1
-        blocks = {}
-        e_rows = np.arange(max(r0, 0), T_old) if r0 < T_old else np.empty(0, np.intp)
-        # existing rows r0.. of E (E[:k] == U[:k], and r0 <= k)
-        e_src = e_rows  # indices into E
-        e_dst = np.searchsorted(U, E[e_src]) - r0 if e_src.size else e_src
-        rb = rowB - r0
-        cb = colB - c0
-        oc1 = min(c1, N_old)
-        for f in FIELDS:
-            block = np.full((T_new - r0, c1 - c0), np.nan)
-            if e_src.size and oc1 > c0:
-                block[e_dst, : oc1 - c0] = _read_rect(group[f], int(e_src[0]), T_old, np.arange(c0, oc1))
-            new = getattr(bars, f)
-            cur = block[np.ix_(rb, cb)]
-            block[np.ix_(rb, cb)] = np.where(present_B, new, cur)
-            blocks[f] = block
+        lay = StoreLayout.from_dict(root.attrs["layout"])
+
+        def rewrite(f: str) -> None:
+            arr = group[f]
+            new = np.where(present_B, getattr(bars, f), np.nan)
+            fr0, fc0, fc1 = r0, c0, c1
+            decs = None
+            recreate = False
+            if arr.dtype.kind == "i":
+                held = np.zeros(N_new, dtype=np.int64)
+                old_decs = np.asarray(arr.attrs.get("decimals", []), dtype=np.int64)
+                held[:old_decs.size] = old_decs
+                need = _ticks.decimals(new, at_least=held[colB])
+                if (need < 0).any():  # off every decimal grid: the field becomes float64
+                    recreate, fr0, fc0, fc1 = True, 0, 0, N_new
+                else:
+                    decs = held.copy()
+                    decs[colB] = need
+                    grown = np.flatnonzero(decs[:N_old] != held[:N_old])
+                    if grown.size:  # a finer grid for stored bars: re-encode those symbols' whole history
+                        fr0, fc0, fc1 = 0, min(c0, int(grown[0])), max(c1, int(grown[-1]) + 1)
+            block = np.full((T_new - fr0, fc1 - fc0), np.nan)
+            oc1 = min(fc1, N_old)
+            if fr0 < T_old and oc1 > fc0:
+                e_src = np.arange(fr0, T_old)  # E[:k] == U[:k] and fr0 <= k: these rows keep their place or move down
+                e_dst = np.searchsorted(U, E[e_src]) - fr0
+                block[e_dst, :oc1 - fc0] = _read_rect(arr, fr0, T_old, np.arange(fc0, oc1))
+            ix = np.ix_(rowB - fr0, colB - fc0)
+            block[ix] = np.where(present_B, new, block[ix])
+            if recreate:
+                arr = _create_field(group, f, lay, dtype="float64", shape=(T_new, N_new), overwrite=True)
+            elif decs is not None and (decs.size != old_decs.size or (decs[:N_old] != old_decs).any()):
+                arr.attrs["decimals"] = decs.tolist()
+            _write_rect(arr, fr0, fc0, block)
+
         # ---- resize and write
         if T_new != T_old:
             group["timestamps"].resize((T_new,))
@@ -508,7 +599,7 @@ class BarStore:
         if T_new != T_old:
             group["timestamps"][k:T_new] = U[k:]
         with zarr.config.set({"async.concurrency": 64}), ThreadPoolExecutor(len(FIELDS)) as pool:
-            list(pool.map(lambda f: _write_rect(group[f], r0, c0, blocks[f]), FIELDS))
+            list(pool.map(rewrite, FIELDS))
         if new_syms:
             group.attrs["symbols"] = all_syms
         return {"kind": "write", "frequency": freq, "digest": bars.digest(), "bars": int(bars.n_bars),
@@ -517,42 +608,86 @@ class BarStore:
                 "on_conflict": on_conflict}
 
     def _create_group(self, root: Any, freq: str) -> None:
-        """The arrays of one frequency; float fields get fill NaN (zarr's default 0.0 would read as a price)."""
+        """The arrays of one frequency (fields start as ticks unless the layout says float)."""
         from zarr.codecs import BloscCodec
 
         lay = StoreLayout.from_dict(root.attrs["layout"])
         frequency_ns(freq)
         group = root.create_group(freq)
         group.attrs["symbols"] = []
-        compressor = BloscCodec(cname="zstd", clevel=lay.clevel, shuffle=lay.shuffle)
         group.create_array("timestamps", shape=(0,), dtype="int64", chunks=(_TS_CHUNK,), fill_value=0,
-                           compressors=[BloscCodec(cname="zstd", clevel=lay.clevel, shuffle="shuffle")])
+                           compressors=[BloscCodec(cname="zstd", clevel=3, shuffle="shuffle")])
         for f in FIELDS:
-            kwargs: dict[str, Any] = {"chunks": (lay.chunk_bars, 1)}
-            if lay.sharded:
-                kwargs["shards"] = (lay.shard_bars, lay.shard_symbols)
-            group.create_array(f, shape=(0, 0), dtype="float64", fill_value=np.nan, compressors=[compressor],
-                               dimension_names=("time", "symbol"), **kwargs)
+            _create_field(group, f, lay, dtype="int64" if lay.encoding == "ticks" else "float64", shape=(0, 0))
+
+
+def _create_field(group: Any, name: str, lay: StoreLayout, *, dtype: str, shape: tuple[int, int],
+                  overwrite: bool = False) -> Any:
+    """One field array: float64 with fill NaN (zarr's default 0.0 would read as a price), or int64
+    ticks with fill :data:`market_data._ticks.MISSING` and per-symbol ``decimals``."""
+    from zarr.codecs import BloscCodec
+
+    kwargs: dict[str, Any] = {"chunks": (lay.chunk_bars, 1)}
+    if lay.sharded:
+        kwargs["shards"] = (lay.shard_bars, lay.shard_symbols)
+    ticks = dtype == "int64"
+    arr = group.create_array(name, shape=shape, dtype=dtype, fill_value=int(_ticks.MISSING) if ticks else np.nan,
+                             compressors=[BloscCodec(cname=lay.cname, clevel=lay.clevel, shuffle=lay.shuffle)],
+                             dimension_names=("time", "symbol"), overwrite=overwrite,
+                             attributes={"decimals": [0] * shape[1]} if ticks else None, **kwargs)
+    return arr
+
+
+def _divisors(arr: Any, cols: np.ndarray) -> np.ndarray | None:
+    """``10**decimals`` of ``cols`` for a tick array (None for float64)."""
+    if arr.dtype.kind != "i":
+        return None
+    decs = np.zeros(arr.shape[1], dtype=np.int64)
+    held = np.asarray(arr.attrs.get("decimals", []), dtype=np.int64)[:decs.size]
+    decs[:held.size] = held
+    return _ticks.divisors(decs[cols])
+
+
+def _read_timestamps(group_or_array: Any) -> np.ndarray:
+    arr = group_or_array["timestamps"] if hasattr(group_or_array, "groups") else group_or_array
+    got = read_vector(arr)
+    return arr[:] if got is None else got
 
 
 def _read_rect(arr: Any, r0: int, r1: int, cols: np.ndarray) -> np.ndarray:
-    """Rows ``[r0, r1)`` x ``cols`` of a field array (fast path for our sharded layout)."""
+    """Rows ``[r0, r1)`` x ``cols`` of a field array as float64 (fast path for our sharded layout)."""
+    return _read_rects([arr], r0, r1, cols)[0]
+
+
+def _read_rects(arrs: list[Any], r0: int, r1: int, cols: np.ndarray,
+                indexes: IndexCache | None = None) -> list[np.ndarray]:
+    """:func:`_read_rect` of several field arrays, fetched together when they share our sharded layout."""
     cols = np.asarray(cols, dtype=np.intp)
     if cols.size == 0 or r1 <= r0:
-        return np.full((max(0, r1 - r0), cols.size), np.nan)
+        return [np.full((max(0, r1 - r0), cols.size), np.nan) for _ in arrs]
     uniq, inverse = np.unique(cols, return_inverse=True)
-    spec = ShardSpec.from_array(arr)
-    if spec is not None:
-        block = read_block(arr.store_path.store, spec, r0, r1, uniq)
-    elif uniq.size == uniq[-1] - uniq[0] + 1:
-        block = arr[r0:r1, int(uniq[0]):int(uniq[-1]) + 1]
+    divs = [_divisors(arr, uniq) for arr in arrs]
+    specs = [ShardSpec.from_array(arr) for arr in arrs]
+    if all(spec is not None for spec in specs) and len({s.shape for s in specs}) == 1:
+        blocks = read_blocks(arrs[0].store_path.store, specs, r0, r1, uniq, divs, indexes)
     else:
-        block = arr.get_orthogonal_selection((slice(r0, r1), uniq))
-    return block if inverse.size == uniq.size and np.array_equal(inverse, np.arange(uniq.size)) \
-        else block[:, inverse]
+        blocks = []
+        for arr, div in zip(arrs, divs, strict=True):
+            if uniq.size == uniq[-1] - uniq[0] + 1:
+                block = arr[r0:r1, int(uniq[0]):int(uniq[-1]) + 1]
+            else:
+                block = arr.get_orthogonal_selection((slice(r0, r1), uniq))
+            blocks.append(block if div is None else _ticks.from_ticks(block, div))
+    if inverse.size == uniq.size and np.array_equal(inverse, np.arange(uniq.size)):
+        return blocks
+    return [block[:, inverse] for block in blocks]
 
 
 def _write_rect(arr: Any, r0: int, c0: int, block: np.ndarray) -> None:
+    """Write a float64 block (NaN = no bar) at ``(r0, c0)``, as ticks when the array holds ticks."""
+    if arr.dtype.kind == "i":
+        decs = np.asarray(arr.attrs["decimals"], dtype=np.int64)[c0:c0 + block.shape[1]]
+        block = _ticks.to_ticks(block, decs)
     spec = ShardSpec.from_array(arr)
     if spec is not None:
         write_block(arr.store_path.store, spec, r0, c0, block)

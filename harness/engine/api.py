@@ -126,6 +126,7 @@ def backtest(bars: Bars, strategy: Any = None, params: Any = None, *, weights: A
     else:
         private = False
     w = _prepare_weights(bars, weights, config, copy=not private)
+    w.flags.writeable = False  # the result keeps it (and may re-run the simulation from it)
     res = _simulate(bars, w, config)
     lineage = {
         "snapshot_id": bars.snapshot_id,
@@ -141,7 +142,8 @@ def backtest(bars: Bars, strategy: Any = None, params: Any = None, *, weights: A
     return BacktestResult(bars=bars, config=config, weights=w, lineage_fields=lineage, **res)
 
 
-def _simulate(bars: Bars, w: np.ndarray, config: BacktestConfig) -> dict[str, np.ndarray]:
+def _simulate(bars: Bars, w: np.ndarray, config: BacktestConfig, *, keep_state: bool = False) -> dict[str, np.ndarray]:
+    """Run the kernel; per-bar cash and positions only with ``keep_state`` (the result asks lazily)."""
     T, N = bars.shape
     rebalance = int(config.rebalance_every or 0)
     if T * N <= 4_000_000:
@@ -152,8 +154,8 @@ def _simulate(bars: Bars, w: np.ndarray, config: BacktestConfig) -> dict[str, np
         cap = int(nb.order_capacity_nb(w, rebalance))
     orders = np.empty(cap, dtype=order_dt)
     equity = np.empty(T)
-    cash = np.empty(T)
-    pos = np.empty((T, N))
+    cash = np.empty(T if keep_state else 0)
+    pos = np.empty((T if keep_state else 0, N))
     n = int(nb.simulate_nb(bars.open, bars.high, bars.low, bars.close, w, config.fill_at_open, rebalance,
                            float(config.init_cash), config.fill_params(), equity, cash, pos, orders))
     if n > cap:  # cannot happen by construction; guard against a silent truncation
@@ -161,8 +163,10 @@ def _simulate(bars: Bars, w: np.ndarray, config: BacktestConfig) -> dict[str, np
     orders = orders[:n].copy()  # release the reserved buffer
     last_px = _last_valid(bars.close)
     trades = nb.trades_from_orders_nb(orders, N, last_px, max(T - 1, 0))
-    return {"equity_values": equity, "cash_values": cash, "position_values": pos,
-            "order_records": orders, "trade_records": trades}
+    out = {"equity_values": equity, "order_records": orders, "trade_records": trades}
+    if keep_state:
+        out.update(cash_values=cash, position_values=pos)
+    return out
 
 
 def _last_valid(close: np.ndarray) -> np.ndarray:

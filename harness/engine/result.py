@@ -34,16 +34,18 @@ class BacktestResult:
     ``positions`` (units held at each close, one column per symbol), ``orders`` (one row
     per fill), ``trades`` (one row per round trip), ``stats`` (``pd.Series``, computed on
     first access), ``lineage`` (data snapshot id and digest, strategy, params, config,
-    code version). The raw kernel outputs stay available as ``order_records`` and
-    ``trade_records`` (``enums.order_dt``/``trade_dt``).
+    code version). The raw kernel outputs stay available as ``equity_values``,
+    ``order_records`` and ``trade_records`` (``enums.order_dt``/``trade_dt``);
+    ``cash_values`` and ``position_values`` (what ``cash`` and ``positions`` show) are
+    produced on first access by running the same deterministic simulation again with
+    those outputs kept, so a backtest that only needs its stats never writes or
+    allocates the per-bar cash and ``(T x N)`` position arrays.
     """
 
     bars: Bars = field(repr=False)
     config: BacktestConfig
     weights: np.ndarray = field(repr=False)
     equity_values: np.ndarray = field(repr=False)
-    cash_values: np.ndarray = field(repr=False)
-    position_values: np.ndarray = field(repr=False)
     order_records: np.ndarray = field(repr=False)
     trade_records: np.ndarray = field(repr=False)
     lineage_fields: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -53,6 +55,32 @@ class BacktestResult:
         if key not in self._cache:
             self._cache[key] = make()
         return self._cache[key]
+
+    def _state(self) -> tuple[np.ndarray, np.ndarray]:
+        def make() -> tuple[np.ndarray, np.ndarray]:
+            from harness.engine.api import _simulate
+
+            again = _simulate(self.bars, self.weights, self.config, keep_state=True)
+            # the kernel is deterministic: the rerun must reproduce this run exactly
+            if not (np.array_equal(again["equity_values"], self.equity_values, equal_nan=True)
+                    and np.array_equal(again["order_records"], self.order_records)):
+                raise RuntimeError("re-running the simulation for cash/positions did not reproduce the "
+                                   "backtest; please report this")
+            cash, pos = again["cash_values"], again["position_values"]
+            cash.flags.writeable = False
+            pos.flags.writeable = False
+            return cash, pos
+        return self._cached("state", make)
+
+    @property
+    def cash_values(self) -> np.ndarray:
+        """Cash at each close, ``(T,)`` (computed on first access)."""
+        return self._state()[0]
+
+    @property
+    def position_values(self) -> np.ndarray:
+        """Units held at each close, ``(T, N)`` (computed on first access)."""
+        return self._state()[1]
 
     @property
     def lineage(self) -> dict[str, Any]:

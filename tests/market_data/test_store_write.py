@@ -236,19 +236,51 @@ def test_reading_one_symbol_fetches_only_that_symbols_chunks(tmp_path):
     field_bytes = sum(n for k, n in fetched if not k.startswith("1d/timestamps"))
     # one symbol of 30 (plus shard indexes): far below even a shard's share of the data
     assert field_bytes < total / 10
+    # a symbol's chunks are contiguous inside a shard: its index, then one byte range
+    per_key = {k: sum(1 for kk, _ in fetched if kk == k) for k in field_keys}
+    assert set(per_key.values()) == {2}, per_key
+    # the shard indexes of this snapshot are kept: reading a neighbour needs one range per shard
+    fetched.clear()
+    assert store.read("SYN12").equals(bars.select("SYN12"))
+    keys = [k for k, _ in fetched if not k.startswith("1d/timestamps")]
+    assert keys and len(keys) == len(set(keys))
+
+
+def test_reads_after_a_new_commit_see_it_although_views_of_old_snapshots_are_cached(tmp_path):
+    bars = make_bars(90, 4, seed=21)
+    store = new_store(tmp_path)
+    first = store.write(bars[:60], message="a")
+    assert store.read().equals(bars[:60]) and store.symbols("1d") == list(bars.symbols)
+    other = BarStore.open(store.path)  # another handle (or process) appends meanwhile
+    other.write(bars[60:], message="b")
+    assert store.read().equals(bars)
+    assert store.read(snapshot=first).equals(bars[:60])
+    assert store.info("SYN1")[0].bars == 90
+    with pytest.raises(ValueError, match="read-only"):
+        store.read().timestamps[0] = 0
 
 
 def test_one_bar_append_rewrites_only_the_last_row_of_shards(tmp_path):
+    from zarr.storage import WrapperStore
+
     bars = make_bars(130, 12, seed=14)
     store = BarStore.open(tmp_path / "s", create=True,
                           layout=StoreLayout(chunk_bars=32, shard_bars=32, shard_symbols=4))
     store.write(bars[:129], message="bulk")
-    chunks = store.path / "chunks"
-    before = {p.name for p in chunks.iterdir()}
+    written: list[str] = []
+
+    class Spy(WrapperStore):
+        async def set(self, key, value):
+            written.append(key)
+            await self._store.set(key, value)
+
+    store._root = lambda session, mode="r": zarr.open_group(Spy(session.store), mode=mode)
     store.write(bars[129:], message="one bar")
-    written = {p.name for p in chunks.iterdir()} - before
-    # 5 fields x 3 shard columns in the last shard row, plus the timestamps chunk
-    assert len(written) == 5 * 3 + 1
+    chunk_keys = {k for k in written if "/c/" in k}
+    # bar 129 is in shard row 4: 5 fields x 3 shard columns, plus the timestamps chunk
+    assert chunk_keys == {f"1d/{f}/c/4/{sc}" for f in ("open", "high", "low", "close", "volume")
+                          for sc in range(3)} | {"1d/timestamps/c/0"}
+    del store._root
     assert store.read().equals(bars)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import strategies
@@ -154,3 +155,28 @@ def test_single_symbol_fast_path_equals_the_general_path(cfg):
     np.testing.assert_array_equal(a.equity.to_numpy(), b.equity.to_numpy())
     np.testing.assert_array_equal(a.positions.to_numpy()[:, 0], b.positions.to_numpy()[:, 0])
     np.testing.assert_array_equal(a.order_records, b.order_records)
+
+
+@pytest.mark.parametrize("N", [1, 3])
+def test_cash_and_positions_come_lazily_and_equal_a_run_that_keeps_them(N):
+    bars = random_bars(11, T=150, N=N)
+    w = random_weights(11, *bars.shape)
+    cfg = BacktestConfig(fee_rate=0.001, fixed_fee=0.5, stop_loss=0.03, leverage=1.5)
+    res = backtest(bars, weights=w, config=cfg)
+    res.stats  # noqa: B018 - the stats need neither cash nor positions
+    assert "state" not in res._cache
+    T = bars.n_bars
+    eq, cash, pos = np.empty(T), np.empty(T), np.empty((T, N))
+    orders = np.empty(2 * T * N + N, dtype=order_dt)
+    n = nb.simulate_nb(bars.open, bars.high, bars.low, bars.close, res.weights, True, 0, cfg.init_cash,
+                       cfg.fill_params(), eq, cash, pos, orders)
+    assert n == len(res.orders) > 0
+    np.testing.assert_array_equal(res.cash.to_numpy(), cash)
+    np.testing.assert_array_equal(res.positions.to_numpy(), pos)
+    # equity = cash + positions valued at the last known price, at every bar
+    px = pd.DataFrame(bars.close).ffill().fillna(0.0).to_numpy()
+    np.testing.assert_allclose(res.equity.to_numpy(), cash + (pos * px).sum(axis=1), rtol=1e-12)
+    with pytest.raises(ValueError, match="read-only"):
+        res.position_values[0, 0] = 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        res.weights[0, 0] = 1.0
