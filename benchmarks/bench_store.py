@@ -36,11 +36,11 @@ from market_data.bars import FIELDS, Bars
 
 # name -> StoreLayout fields; the first is the default layout of BarStore
 LAYOUTS: dict[str, dict] = {
-    "ticks, lz4, shard 16384x128 / chunk 4096x1 (default)": dict(),
+    "ticks, lz4, shard 8192x128 / chunk 4096x1 (default)": dict(),
+    "ticks, lz4, shard 16384x128 / chunk 4096x1": dict(shard_bars=16384),
     "float64, zstd, shard 4096x128 / chunk 4096x1 (previous default)":
         dict(chunk_bars=4096, shard_bars=4096, shard_symbols=128, cname="zstd", clevel=3, encoding="float"),
-    "ticks, zstd, shard 16384x128 / chunk 4096x1": dict(cname="zstd", clevel=3),
-    "ticks, lz4, shard 8192x128 / chunk 8192x1": dict(chunk_bars=8192, shard_bars=8192),
+    "ticks, zstd, shard 8192x128 / chunk 4096x1": dict(cname="zstd", clevel=3),
     "chunk 10000x50 (no shards, zarr)": dict(chunk_bars=10000, shard_bars=10000, shard_symbols=1, _plain=(10000, 50)),
 }
 WINDOW = 10_000

@@ -9,7 +9,7 @@ field) take seconds. This module reads and writes exactly the same bytes Zarr's
 per inner chunk in C order, ``2**64-1`` for an empty chunk, then a CRC32C; inner chunks
 ``BytesCodec(little)`` + Blosc) but drives Blosc directly, in a loop. Reads fetch in
 two batched rounds (shard indexes, then the wanted chunks' byte ranges; Icechunk's
-native ``get_partial_values`` serves a whole batch in one call, about 4x cheaper per
+native ``get_partial_values`` serves a whole batch in one call, about 2x cheaper per
 request than one ``get`` each); writes store every object concurrently through the Zarr
 store API (so Icechunk sees ordinary chunk reads and writes). Field arrays are float64
 (NaN = no bar) or int64 ticks (``market_data._ticks``; reads decode them to float64).

@@ -78,7 +78,7 @@ class StoreLayout(Config):
     """
 
     chunk_bars: int = param(4096, low=1, high=10_000_000, doc="bars per inner chunk (one symbol wide)")
-    shard_bars: int = param(16384, low=1, high=10_000_000, doc="bars per shard (a multiple of chunk_bars)")
+    shard_bars: int = param(8192, low=1, high=10_000_000, doc="bars per shard (a multiple of chunk_bars)")
     shard_symbols: int = param(128, low=1, high=100_000, doc="symbols per shard")
     cname: str = param("lz4", choices=("lz4", "zstd", "lz4hc", "blosclz", "zlib"),
                        doc="Blosc compressor (lz4 decodes ~2x faster than zstd at ~4% more bytes on ticks)")

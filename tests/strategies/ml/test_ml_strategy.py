@@ -98,7 +98,8 @@ def _reference_weights(scores, vol, threshold, target_vol, ann, leverage, long_o
             s, v = scores[t, n], vol[t, n]
             if math.isnan(s) or math.isnan(v) or abs(s) <= threshold:
                 continue
-            size = leverage if v * ann <= 0 else min(target_vol / (v * ann), leverage)
+            with np.errstate(over="ignore"):  # a tiny volatility: the size is capped at the leverage
+                size = leverage if v * ann <= 0 else min(target_vol / (v * ann), leverage)
             w = math.copysign(size, s) / N
             out[t, n] = 0.0 if long_only and w < 0 else w
     return out
