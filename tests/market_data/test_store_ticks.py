@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import zarr
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from market_data import Bars, BarStore, _ticks
@@ -143,50 +142,3 @@ def test_off_grid_data_turns_the_field_into_float64_without_losing_anything(tmp_
     more = quoted(110, 3, seed=5)[100:]  # quoted again: the field stays float64, still exact
     store.write(more, message="quoted again")
     assert bits_equal(store.read()[100:], more)
-
-
-def test_unsharded_layout_with_ticks_round_trips_through_zarr(tmp_path):
-    bars = quoted(70, 3, seed=6)
-    store = BarStore.open(tmp_path / "s", create=True,
-                          layout=StoreLayout(chunk_bars=16, shard_bars=16, shard_symbols=1))
-    store.write(bars[:35], message="a")
-    store.write(bars[35:], message="b")
-    assert field(store, "open").dtype == np.int64
-    assert bits_equal(store.read(), bars)
-    assert bits_equal(store.read(["SYN2", "SYN0"]), bars.select(["SYN2", "SYN0"]))
-
-
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.data())
-def test_fast_shard_reader_and_writer_agree_with_zarr_on_tick_arrays(data, tmp_path):
-    from zarr.codecs import BloscCodec
-
-    from market_data._shards import ShardSpec, read_block, write_block
-
-    T = data.draw(st.integers(1, 40), label="T")
-    N = data.draw(st.integers(1, 9), label="N")
-    Tc = data.draw(st.integers(1, 8), label="Tc")
-    Ts = Tc * data.draw(st.integers(1, 3), label="Ts/Tc")
-    Ns = data.draw(st.integers(1, 4), label="Ns")
-    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
-    mem = zarr.storage.MemoryStore()
-    arr = zarr.create_array(mem, name="g/close", shape=(T, N), chunks=(Tc, 1), shards=(Ts, Ns), dtype="i8",
-                            fill_value=int(_ticks.MISSING),
-                            compressors=[BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")])
-    decs = rng.integers(0, 5, N)
-    x = np.round(rng.normal(100, 1, (T, N)), 4)
-    x = np.round(x * 10.0 ** decs) / 10.0 ** decs
-    x[rng.random((T, N)) < 0.3] = np.nan
-    ticks = _ticks.to_ticks(x, decs)
-    half = T // 2
-    arr[:half] = ticks[:half]  # zarr writes the head
-    spec = ShardSpec.from_array(arr)
-    assert spec is not None and spec.ticks
-    write_block(mem, spec, half, 0, ticks[half:])  # we write the tail
-    np.testing.assert_array_equal(arr[:], ticks)
-    r0, r1 = sorted(int(v) for v in rng.integers(0, T + 1, 2))
-    cols = np.unique(rng.integers(0, N, int(rng.integers(1, N + 1))))
-    got = read_block(mem, spec, r0, r1, cols, _ticks.divisors(decs[cols]))
-    np.testing.assert_array_equal(got, x[r0:r1][:, cols])
-    with pytest.raises(ValueError, match="divisor"):
-        read_block(mem, spec, 0, T, cols)

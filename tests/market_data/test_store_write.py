@@ -296,42 +296,59 @@ def test_store_written_by_the_fast_path_reads_identically_with_plain_zarr(tmp_pa
     np.testing.assert_array_equal(group["timestamps"][:], bars.timestamps)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_fast_shard_reader_and_writer_agree_with_zarr(data, tmp_path):
+    """Float64 arrays and int64 tick arrays: Zarr writes the head, we write the tail, both read."""
     from zarr.codecs import BloscCodec
 
+    from market_data import _ticks
     from market_data._shards import ShardSpec, read_block, write_block
 
+    ticks = data.draw(st.booleans(), label="ticks")
     T = data.draw(st.integers(1, 40), label="T")
     N = data.draw(st.integers(1, 9), label="N")
     Tc = data.draw(st.integers(1, 8), label="Tc")
     Ts = Tc * data.draw(st.integers(1, 3), label="Ts/Tc")
     Ns = data.draw(st.integers(1, 4), label="Ns")
-    seed = data.draw(st.integers(0, 2**16), label="seed")
-    rng = np.random.default_rng(seed)
-    mem = zarr.storage.MemoryStore()
-    arr = zarr.create_array(mem, name="g/close", shape=(T, N), chunks=(Tc, 1), shards=(Ts, Ns), dtype="f8",
-                            fill_value=np.nan, compressors=[BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")])
-    x = np.round(rng.normal(100, 1, (T, N)), 2)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**16), label="seed"))
+    decs = rng.integers(0, 5, N)
+    x = np.round(rng.normal(100, 1, (T, N)), 4)
+    x = np.round(x * 10.0 ** decs) / 10.0 ** decs
     x[rng.random((T, N)) < 0.3] = np.nan
+    stored = _ticks.to_ticks(x, decs) if ticks else x
+    mem = zarr.storage.MemoryStore()
+    arr = zarr.create_array(mem, name="g/close", shape=(T, N), chunks=(Tc, 1), shards=(Ts, Ns),
+                            dtype="i8" if ticks else "f8", fill_value=int(_ticks.MISSING) if ticks else np.nan,
+                            compressors=[BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")])
     half = T // 2
-    arr[:half] = x[:half]  # zarr writes the head
+    arr[:half] = stored[:half]  # zarr writes the head
     spec = ShardSpec.from_array(arr)
-    assert spec is not None
-    write_block(mem, spec, half, 0, x[half:])  # we write the tail (partial chunks included)
-    np.testing.assert_array_equal(arr[:], x)
+    assert spec is not None and spec.ticks == ticks
+    write_block(mem, spec, half, 0, stored[half:])  # we write the tail (partial chunks included)
+    np.testing.assert_array_equal(arr[:], stored)
     r0, r1 = sorted(int(v) for v in rng.integers(0, T + 1, 2))
     cols = np.unique(rng.integers(0, N, int(rng.integers(1, N + 1))))
-    np.testing.assert_array_equal(read_block(mem, spec, r0, r1, cols), x[r0:r1][:, cols])
+    got = read_block(mem, spec, r0, r1, cols, _ticks.divisors(decs[cols]) if ticks else None)
+    np.testing.assert_array_equal(got, x[r0:r1][:, cols])
+    if ticks:
+        with pytest.raises(ValueError, match="divisor"):
+            read_block(mem, spec, 0, T, cols)
 
 
-def test_a_store_of_another_layout_falls_back_to_zarr_and_still_round_trips(tmp_path):
+@pytest.mark.parametrize("quoted", [False, True], ids=["float64", "ticks"])
+def test_a_store_of_another_layout_falls_back_to_zarr_and_still_round_trips(tmp_path, quoted):
     bars = make_bars(70, 3, seed=16)
+    if quoted:  # on a cent grid: stored as int64 ticks, through Zarr's own codec pipeline
+        bars = Bars(timestamps=bars.timestamps, symbols=bars.symbols, frequency=bars.frequency,
+                    **{f: np.round(getattr(bars, f), 0 if f == "volume" else 2)
+                       for f in ("open", "high", "low", "close", "volume")})
     store = BarStore.open(tmp_path / "s", create=True,
                           layout=StoreLayout(chunk_bars=16, shard_bars=16, shard_symbols=1))  # unsharded
     store.write(bars[:35], message="a")
     store.write(bars[35:], message="b")
+    group = zarr.open_group(store._session().store, mode="r")["1d"]
+    assert group["open"].dtype == (np.int64 if quoted else np.float64)
     assert store.read().equals(bars)
     assert store.read(["SYN2", "SYN0"]).equals(bars.select(["SYN2", "SYN0"]))
 
