@@ -316,8 +316,8 @@ def read_blocks(store: Any, specs: list[ShardSpec], r0: int, r1: int, cols: np.n
                     out[lo - r0:hi - r0, dest] = from_ticks(tmp[lo - c_lo:hi - c_lo], div)
         return out
 
-    if len(specs) == 1:
-        return [decode(0)]
+    if len(specs) == 1 or cols.size * (r1 - r0) < 1_000_000:  # small reads: threads cost more than they save
+        return [decode(a) for a in range(len(specs))]
     with ThreadPoolExecutor(len(specs)) as pool:
         return list(pool.map(decode, range(len(specs))))
 
@@ -392,9 +392,6 @@ def write_block(store: Any, spec: ShardSpec, r0: int, c0: int, block: np.ndarray
     if block.dtype != spec.dtype:
         raise ValueError(f"{spec.path} stores {spec.dtype}, got a {block.dtype} block")
     blockF = np.asfortranarray(block)
-    # present count of block rows [a, b) in column j: filled[b, j] - filled[a, j]
-    filled = np.zeros((rows + 1, ncols), dtype=np.int64)
-    np.cumsum(~spec.is_missing(blockF), axis=0, out=filled[1:])
     shards = [(sr, sc) for sr in range(r0 // Ts, (r1 - 1) // Ts + 1) for sc in range(c0 // Ns, (c1 - 1) // Ns + 1)]
 
     def covers_all(sr, sc) -> bool:
@@ -435,7 +432,7 @@ def write_block(store: Any, spec: ShardSpec, r0: int, c0: int, block: np.ndarray
                     else:
                         col.fill(spec.missing)
                     col[t_lo - ch_lo:t_hi - ch_lo] = blockF[t_lo - r0:t_hi - r0, c - c0]
-                    new_values = filled[t_hi - r0, c - c0] - filled[t_lo - r0, c - c0]
+                    new_values = not spec.is_missing(col[t_lo - ch_lo:t_hi - ch_lo]).all()
                     if new_values or (had_old and not full and not spec.is_missing(col).all()):
                         # a chunk still being filled (the array ends inside it) gets a fast
                         # codec (TAIL): the next append rewrites it anyway and zstd costs

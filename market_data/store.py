@@ -559,7 +559,7 @@ class BarStore:
 
         def rewrite(f: str) -> None:
             arr = group[f]
-            new = np.where(present_B, getattr(bars, f), np.nan)
+            new = getattr(bars, f)  # NaN exactly where a bar is missing (validated: no partial bars)
             fr0, fc0, fc1 = r0, c0, c1
             decs = None
             recreate = False
@@ -576,14 +576,19 @@ class BarStore:
                     grown = np.flatnonzero(decs[:N_old] != held[:N_old])
                     if grown.size:  # a finer grid for stored bars: re-encode those symbols' whole history
                         fr0, fc0, fc1 = 0, min(c0, int(grown[0])), max(c1, int(grown[-1]) + 1)
-            block = np.full((T_new - fr0, fc1 - fc0), np.nan)
             oc1 = min(fc1, N_old)
-            if fr0 < T_old and oc1 > fc0:
-                e_src = np.arange(fr0, T_old)  # E[:k] == U[:k] and fr0 <= k: these rows keep their place or move down
-                e_dst = np.searchsorted(U, E[e_src]) - fr0
-                block[e_dst, :oc1 - fc0] = _read_rect(arr, fr0, T_old, np.arange(fc0, oc1))
-            ix = np.ix_(rowB - fr0, colB - fc0)
-            block[ix] = np.where(present_B, new, block[ix])
+            has_old = fr0 < T_old and oc1 > fc0
+            if (not has_old and new.shape == (T_new - fr0, fc1 - fc0) and rowB[0] == fr0 and colB[0] == fc0
+                    and np.all(np.diff(colB) == 1)):
+                block = new  # the bars are the whole region (rows are consecutive: rowB is strictly increasing)
+            else:
+                block = np.full((T_new - fr0, fc1 - fc0), np.nan)
+                if has_old:
+                    e_src = np.arange(fr0, T_old)  # E[:k] == U[:k], fr0 <= k: rows keep their place or move down
+                    e_dst = np.searchsorted(U, E[e_src]) - fr0
+                    block[e_dst, :oc1 - fc0] = _read_rect(arr, fr0, T_old, np.arange(fc0, oc1))
+                ix = np.ix_(rowB - fr0, colB - fc0)
+                block[ix] = np.where(present_B, new, block[ix])
             if recreate:
                 arr = _create_field(group, f, lay, dtype="float64", shape=(T_new, N_new), overwrite=True)
             elif decs is not None and (decs.size != old_decs.size or (decs[:N_old] != old_decs).any()):
