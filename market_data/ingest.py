@@ -36,6 +36,14 @@ if TYPE_CHECKING:
 
 __all__ = ["ingest", "read_file", "read_frame", "IngestResult", "ALIASES"]
 
+
+def _exact_floats(pd: Any) -> dict[str, str]:
+    """``read_csv`` arguments that parse every float bit-exactly: pandas < 3.1 needs the
+    round-trip parser (its default may be off by an ulp); 3.1 made that the default and
+    deprecated the option."""
+    major, minor = (int("".join(ch for ch in part if ch.isdigit()) or 0) for part in pd.__version__.split(".")[:2])
+    return {} if (major, minor) >= (3, 1) else {"float_precision": "round_trip"}
+
 #: Column-name aliases (lower case) recognised without a mapping.
 ALIASES: dict[str, str] = {
     "timestamp": "timestamp", "date": "timestamp", "datetime": "timestamp", "time": "timestamp",
@@ -186,7 +194,7 @@ def _batches(path: Path, kind: str, batch_rows: int) -> tuple[Iterator[tuple[pd.
 
     def gen_csv() -> Iterator[tuple[pd.DataFrame, int]]:
         with open(path, "rb") as fh:
-            reader = pd.read_csv(fh, chunksize=batch_rows, sep=sep, float_precision="round_trip",
+            reader = pd.read_csv(fh, chunksize=batch_rows, sep=sep, **_exact_floats(pd),
                                  compression="gzip" if path.name.endswith(".gz") else None)
             for df in reader:
                 yield df, min(fh.tell(), total)
@@ -207,7 +215,7 @@ def read_file(path: str | os.PathLike[str], *, symbol: str | None = None, symbol
     if k == "parquet":
         df = pd.read_parquet(p)
     else:
-        df = pd.read_csv(p, sep="\t" if p.name.lower().endswith(".tsv") else ",", float_precision="round_trip")
+        df = pd.read_csv(p, sep="\t" if p.name.lower().endswith(".tsv") else ",", **_exact_floats(pd))
     return read_frame(df, symbol=symbol, symbol_column=symbol_column, columns=columns, tz=tz,
                       frequency=frequency, extra=extra, timestamp_unit=timestamp_unit)
 
