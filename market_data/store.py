@@ -26,7 +26,8 @@ optimistic concurrency: a writer that loses the race re-plans its write against 
 new tip (so no data is lost or interleaved) and gives up with :class:`ConflictError`
 after a few tries. Readers use read-only sessions and see committed snapshots only;
 each store object keeps the opened metadata, timestamps and shard indexes of the
-last few snapshots it read (snapshots are immutable, so these never go stale).
+last few snapshots it read (up to 8, within 256 MB of timestamps; snapshots are
+immutable, so these never go stale).
 A writer killed mid-write leaves only unreferenced chunk objects behind: the branch
 still points at the previous snapshot.
 """
@@ -68,6 +69,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _SYMBOL_RE = re.compile(r"^[^\s\x00-\x1f/\\]{1,64}$")
 _COMMIT_TRIES = 3
 _VIEW_CACHE = 8
+_VIEW_CACHE_BYTES = 256 * 2**20
 
 
 class StoreLayout(Config):
@@ -287,10 +289,12 @@ class BarStore:
         ts = _read_timestamps(arrays["timestamps"])
         ts.flags.writeable = False
         view = _FrequencyView(group=group, name=group.basename, symbols=tuple(group.attrs["symbols"]),
-                              timestamps=ts, fields={f: arrays[f] for f in FIELDS}, indexes=IndexCache())
+                              timestamps=ts, fields={f: arrays[f] for f in FIELDS}, indexes=IndexCache(1024))
         with self._views_lock:
             self._views[key] = view
-            while len(self._views) > _VIEW_CACHE:
+            # bounded by count and by the bytes of the timestamps kept (the newest view always stays)
+            while len(self._views) > 1 and (len(self._views) > _VIEW_CACHE or sum(
+                    v.timestamps.nbytes for v in self._views.values()) > _VIEW_CACHE_BYTES):
                 self._views.popitem(last=False)
         return view
 

@@ -260,6 +260,21 @@ def test_reads_after_a_new_commit_see_it_although_views_of_old_snapshots_are_cac
         store.read().timestamps[0] = 0
 
 
+def test_the_cache_of_opened_snapshots_is_bounded(tmp_path, monkeypatch):
+    import market_data.store as ms
+
+    bars = make_bars(60, 2, seed=22)
+    store = new_store(tmp_path)
+    snaps = [store.write(bars[i:i + 20], message=f"part {i}") for i in (0, 20, 40)]
+    monkeypatch.setattr(ms, "_VIEW_CACHE", 2)
+    for sid in snaps:
+        store.read(snapshot=sid)
+    assert len(store._views) == 2
+    monkeypatch.setattr(ms, "_VIEW_CACHE_BYTES", 1)  # the newest view always stays
+    assert store.read(snapshot=snaps[0]).equals(bars[:20])
+    assert len(store._views) == 1
+
+
 def test_one_bar_append_rewrites_only_the_last_row_of_shards(tmp_path):
     from zarr.storage import WrapperStore
 
