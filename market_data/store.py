@@ -44,7 +44,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +133,19 @@ class SymbolInfo:
     last: str | None
     bars: int
     gaps: int  # timeline rows between first and last where the symbol has no bar
+    #: per field, the decimals of its integer ticks (value = ticks / 10**d), or None for float64
+    decimals: dict[str, int | None] = field(default_factory=dict)
+
+    def storage(self) -> str:
+        """How the fields are stored, e.g. ``"ticks of 0.01 (open, high, low, close), of 1 (volume)"``."""
+        if not self.decimals:
+            return "unknown"
+        groups: dict[int | None, list[str]] = {}
+        for f, d in self.decimals.items():
+            groups.setdefault(d, []).append(f)
+        parts = [("float64" if d is None else f"ticks of {10.0 ** -d:.{d}f}") + f" ({', '.join(fs)})"
+                 for d, fs in groups.items()]
+        return ", ".join(parts)
 
 
 def _quiet_icechunk() -> None:
@@ -379,11 +392,12 @@ class BarStore:
                 s = stored[j]
                 rows = np.flatnonzero(present_cols[j])
                 if rows.size == 0:
-                    out.append(SymbolInfo(s, freq, None, None, 0, 0))
+                    out.append(SymbolInfo(s, freq, None, None, 0, 0, decimals=_field_decimals(view, j)))
                     continue
                 n = int(rows.size)
                 gaps = int(rows[-1] - rows[0] + 1 - n)
-                out.append(SymbolInfo(s, freq, _fmt_ts(ts[rows[0]]), _fmt_ts(ts[rows[-1]]), n, gaps))
+                out.append(SymbolInfo(s, freq, _fmt_ts(ts[rows[0]]), _fmt_ts(ts[rows[-1]]), n, gaps,
+                                      decimals=_field_decimals(view, j)))
         if wanted is not None:
             found = {i.symbol for i in out}
             missing = sorted(wanted - found)
@@ -645,6 +659,15 @@ def _create_field(group: Any, name: str, lay: StoreLayout, *, dtype: str, shape:
                              dimension_names=("time", "symbol"), overwrite=overwrite,
                              attributes={"decimals": [0] * shape[1]} if ticks else None, **kwargs)
     return arr
+
+
+def _field_decimals(view: _FrequencyView, col: int) -> dict[str, int | None]:
+    """Per field: the tick decimals of symbol column ``col``, or None where the field is float64."""
+    out: dict[str, int | None] = {}
+    for f, arr in view.fields.items():
+        held = arr.attrs.get("decimals", []) if arr.dtype.kind == "i" else None
+        out[f] = None if held is None else (int(held[col]) if col < len(held) else 0)
+    return out
 
 
 def _divisors(arr: Any, cols: np.ndarray) -> np.ndarray | None:

@@ -103,7 +103,8 @@ def info_cmd(
     console = _console()
     for i in store.info(symbol, frequency=frequency, snapshot=snapshot):
         console.print(f"[bold]{i.symbol}[/] {i.frequency}: {i.bars:,} bars, {i.first} .. {i.last}, "
-                      f"{i.gaps:,} missing bar(s) inside that range (snapshot {store.resolve(snapshot)})")
+                      f"{i.gaps:,} missing bar(s) inside that range (snapshot {store.resolve(snapshot)}); "
+                      f"stored as {i.storage()}")
 
 
 @data_app.command("history")

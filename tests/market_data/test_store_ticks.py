@@ -82,6 +82,9 @@ def test_quoted_bars_are_stored_as_ticks_with_per_symbol_decimals_and_read_back_
     assert bits_equal(back, bars) and back.digest() == bars.digest()
     # plain Zarr readers see the ticks and the scale: value = ticks / 10**decimals
     np.testing.assert_array_equal(close[:] / 100.0, bars.close)
+    info = store.info("SYN0")[0]
+    assert info.decimals == {"open": 2, "high": 2, "low": 2, "close": 2, "volume": 0}
+    assert info.storage() == "ticks of 0.01 (open, high, low, close), ticks of 1 (volume)"
 
 
 def test_ticks_are_smaller_on_disk_than_float64_for_the_same_data(tmp_path):
@@ -136,6 +139,8 @@ def test_off_grid_data_turns_the_field_into_float64_without_losing_anything(tmp_
     store.write(raw[70:], message="model output")
     assert field(store, "close").dtype == np.float64
     assert field(store, "close", first).dtype == np.int64
+    assert store.info("SYN0")[0].decimals["close"] is None
+    assert store.info("SYN0", snapshot=first)[0].decimals["close"] == 2
     whole = store.read()
     assert bits_equal(whole[:70], bars[:70]) and bits_equal(whole[70:], raw[70:])
     assert bits_equal(store.read(snapshot=first), bars[:70])

@@ -54,7 +54,7 @@ def test_data_commands_end_to_end(run_cli, harness_home, tmp_path):
     assert "AAA" in r.stdout and "SYN1" in r.stdout
 
     r = run_cli("data", "info", "AAA", check=True)
-    assert "30 bars" in r.stdout and "2000-01-03" in r.stdout
+    assert "30 bars" in r.stdout and "2000-01-03" in r.stdout and "float64" in r.stdout  # unrounded: off-grid
 
     r = run_cli("data", "tag", "first-ingest", check=True)
     sid = BarStore.open(harness_home / "data").history()[0].id
