@@ -55,8 +55,9 @@ class _Blosc:
         blosc.decompress(data, out)
 
 
-#: the codec of a chunk still being filled: LZ4 + bitshuffle at level 1, ~10x cheaper than
-#: zstd; Blosc frames name their own codec, so any Blosc decoder reads it
+#: the codec of a chunk still being filled: LZ4 + bitshuffle at level 1 (18 us per 4096 int64
+#: values, against 60 us for zstd level 3 and 79 us for an uncompressed Blosc frame, measured);
+#: Blosc frames name their own codec, so any Blosc decoder reads it
 _TAIL = _Blosc(b"lz4", 1, 2, 0)
 
 
@@ -257,14 +258,12 @@ def read_blocks(store: Any, specs: list[ShardSpec], r0: int, r1: int, cols: np.n
                     indexes.put(spec.key(sr, sc), index)
             ranges = sorted((int(index[tc - sr * cpt, lc, 0]), int(index[tc - sr * cpt, lc, 1]), lc, tc)
                             for _, lc in local for tc in tcs if index[tc - sr * cpt, lc, 0] != MAX_U64)
-            members: list[tuple[int, int, int, int]] = []
+            runs: list[list[tuple[int, int, int, int]]] = []  # chunks that follow each other in the shard
             for off, n, lc, tc in ranges:
-                if members and off != members[-1][2] + members[-1][3]:
-                    requests.append((spec.key(sr, sc), RangeByteRequest(members[0][2], members[-1][2] + members[-1][3])))
-                    spans.append(((a, p), members))
-                    members = []
-                members.append((lc, tc, off, n))
-            if members:
+                if not runs or off != runs[-1][-1][2] + runs[-1][-1][3]:
+                    runs.append([])
+                runs[-1].append((lc, tc, off, n))
+            for members in runs:
                 requests.append((spec.key(sr, sc), RangeByteRequest(members[0][2], members[-1][2] + members[-1][3])))
                 spans.append(((a, p), members))
         got2 = await _get_many(store, requests)
@@ -434,9 +433,9 @@ def write_block(store: Any, spec: ShardSpec, r0: int, c0: int, block: np.ndarray
                     col[t_lo - ch_lo:t_hi - ch_lo] = blockF[t_lo - r0:t_hi - r0, c - c0]
                     new_values = not spec.is_missing(col[t_lo - ch_lo:t_hi - ch_lo]).all()
                     if new_values or (had_old and not full and not spec.is_missing(col).all()):
-                        # a chunk still being filled (the array ends inside it) gets a fast
-                        # codec (TAIL): the next append rewrites it anyway and zstd costs
-                        # ~10x more; it gets the array's codec once it is full
+                        # a chunk still being filled (the array ends inside it) gets the fast
+                        # _TAIL codec (the next append rewrites it anyway); it gets the array's
+                        # codec once it is full
                         data = (spec.codec if ch_hi <= T else _TAIL).encode(col)
                 if data is not None:
                     nbytes = len(data)

@@ -35,11 +35,28 @@ import numpy as np
 
 from market_data.errors import InputError
 
-__all__ = ["Config", "param", "ParamError"]
+__all__ = ["Config", "param", "ParamError", "parse_value"]
 
 
 class ParamError(InputError):
     """A parameter or configuration value is unknown, of the wrong type or out of range."""
+
+
+def parse_value(text: str) -> Any:
+    """A value typed on a command line: ``true``/``false`` -> bool, ``none``/``null`` -> None,
+    then int, then float, else the stripped text (the config classes check the types)."""
+    t = text.strip()
+    low = t.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(t)
+        except ValueError:
+            pass
+    return t
 
 
 def param(default: Any, *, low: float | None = None, high: float | None = None,

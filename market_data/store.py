@@ -103,13 +103,12 @@ class StoreLayout(Config):
 class _FrequencyView:
     """One frequency group of one snapshot, opened: what every read needs before touching bars."""
 
-    group: Any
     name: str
     symbols: tuple[str, ...]
     timestamps: np.ndarray
     fields: dict[str, Any]
-    #: parsed shard indexes by object key (immutable within a snapshot; see _shards.IndexCache)
-    indexes: Any = None
+    #: parsed shard indexes by object key (immutable within a snapshot)
+    indexes: IndexCache
 
 
 @dataclass(frozen=True)
@@ -137,7 +136,7 @@ class SymbolInfo:
     decimals: dict[str, int | None] = field(default_factory=dict)
 
     def storage(self) -> str:
-        """How the fields are stored, e.g. ``"ticks of 0.01 (open, high, low, close), of 1 (volume)"``."""
+        """How the fields are stored, e.g. ``"ticks of 0.01 (open, high, low, close), ticks of 1 (volume)"``."""
         if not self.decimals:
             return "unknown"
         groups: dict[int | None, list[str]] = {}
@@ -301,7 +300,7 @@ class BarStore:
         group, arrays = self._open_arrays(session, frequency, ("timestamps", *FIELDS))
         ts = _read_timestamps(arrays["timestamps"])
         ts.flags.writeable = False
-        view = _FrequencyView(group=group, name=group.basename, symbols=tuple(group.attrs["symbols"]),
+        view = _FrequencyView(name=group.basename, symbols=tuple(group.attrs["symbols"]),
                               timestamps=ts, fields={f: arrays[f] for f in FIELDS}, indexes=IndexCache(1024))
         with self._views_lock:
             self._views[key] = view
@@ -581,10 +580,8 @@ class BarStore:
             fr0, fc0, fc1 = r0, c0, c1
             decs = None
             recreate = False
-            if arr.dtype.kind == "i":
-                held = np.zeros(N_new, dtype=np.int64)
-                old_decs = np.asarray(arr.attrs.get("decimals", []), dtype=np.int64)
-                held[:old_decs.size] = old_decs
+            held = _held_decimals(arr, N_new)
+            if held is not None:
                 need = _ticks.decimals(new, at_least=held[colB])
                 if (need < 0).any():  # off every decimal grid: the field becomes float64
                     recreate, fr0, fc0, fc1 = True, 0, 0, N_new
@@ -609,7 +606,7 @@ class BarStore:
                 block[ix] = np.where(present_B, new, block[ix])
             if recreate:
                 arr = _create_field(group, f, lay, dtype="float64", shape=(T_new, N_new), overwrite=True)
-            elif decs is not None and (decs.size != old_decs.size or (decs[:N_old] != old_decs).any()):
+            elif decs is not None and decs.tolist() != arr.attrs.get("decimals"):
                 arr.attrs["decimals"] = decs.tolist()
             _write_rect(arr, fr0, fc0, block)
 
@@ -661,23 +658,31 @@ def _create_field(group: Any, name: str, lay: StoreLayout, *, dtype: str, shape:
     return arr
 
 
+def _held_decimals(arr: Any, n: int | None = None) -> np.ndarray | None:
+    """The ``decimals`` of a tick array, one per symbol column (``n`` of them, 0 for columns the
+    attribute does not cover yet), or None for a float64 array."""
+    if arr.dtype.kind != "i":
+        return None
+    held = np.asarray(arr.attrs.get("decimals", []), dtype=np.int64)
+    out = np.zeros(arr.shape[1] if n is None else n, dtype=np.int64)
+    k = min(out.size, held.size)
+    out[:k] = held[:k]
+    return out
+
+
 def _field_decimals(view: _FrequencyView, col: int) -> dict[str, int | None]:
     """Per field: the tick decimals of symbol column ``col``, or None where the field is float64."""
     out: dict[str, int | None] = {}
     for f, arr in view.fields.items():
-        held = arr.attrs.get("decimals", []) if arr.dtype.kind == "i" else None
-        out[f] = None if held is None else (int(held[col]) if col < len(held) else 0)
+        held = _held_decimals(arr)
+        out[f] = None if held is None else int(held[col])
     return out
 
 
 def _divisors(arr: Any, cols: np.ndarray) -> np.ndarray | None:
     """``10**decimals`` of ``cols`` for a tick array (None for float64)."""
-    if arr.dtype.kind != "i":
-        return None
-    decs = np.zeros(arr.shape[1], dtype=np.int64)
-    held = np.asarray(arr.attrs.get("decimals", []), dtype=np.int64)[:decs.size]
-    decs[:held.size] = held
-    return _ticks.divisors(decs[cols])
+    held = _held_decimals(arr)
+    return None if held is None else _ticks.divisors(held[cols])
 
 
 def _read_timestamps(group_or_array: Any) -> np.ndarray:

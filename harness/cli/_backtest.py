@@ -26,38 +26,13 @@ from harness.cli._options import (
     TrailingStop,
     WholeUnits,
     backtest_config,
+    parse_params,
     split_symbols,
 )
 
 
 def register(app: typer.Typer) -> None:
     app.command("backtest")(backtest_cmd)
-
-
-def _value(text: str) -> Any:
-    t = text.strip()
-    if t.lower() in ("true", "false"):
-        return t.lower() == "true"
-    if t.lower() in ("none", "null"):
-        return None
-    for cast in (int, float):
-        try:
-            return cast(t)
-        except ValueError:
-            pass
-    return t
-
-
-def _params(items: list[str] | None) -> dict[str, Any]:
-    from harness.errors import InputError
-
-    out: dict[str, Any] = {}
-    for item in items or []:
-        k, sep, v = item.partition("=")
-        if not sep or not k.strip() or not v.strip():
-            raise InputError(f"--param {item!r} must be NAME=VALUE, e.g. --param fast=10")
-        out[k.strip()] = _value(v)
-    return out
 
 
 def _fmt(v: Any) -> str:
@@ -110,7 +85,7 @@ def backtest_cmd(
     syms = split_symbols(symbols)
     bars = load_bars(syms, start=start, end=end, frequency=frequency, snapshot=snapshot)
     t0 = time.perf_counter()
-    res = backtest(bars, strategy, _params(param), config=cfg)
+    res = backtest(bars, strategy, parse_params(param), config=cfg)
     stats = res.stats
     elapsed = time.perf_counter() - t0
 

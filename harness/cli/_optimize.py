@@ -16,8 +16,11 @@ from harness.cli._options import (
     Snapshot,
     Start,
     Symbols,
+    name_values,
+    parse_params,
     split_symbols,
 )
+from market_data.config import parse_value
 
 
 def register(app: typer.Typer) -> None:
@@ -25,43 +28,19 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run_cmd)
 
 
-def _parse_value(text: str) -> Any:
-    t = text.strip()
-    if t.lower() in ("true", "false"):
-        return t.lower() == "true"
-    for cast in (int, float):
-        try:
-            return cast(t)
-        except ValueError:
-            pass
-    return t
-
-
-def _pairs(items: list[str] | None, option: str) -> dict[str, str]:
-    from harness.errors import InputError
-
-    out = {}
-    for item in items or []:
-        k, sep, v = item.partition("=")
-        if not sep or not k.strip() or not v.strip():
-            raise InputError(f"{option} {item!r} must be NAME=VALUE")
-        out[k.strip()] = v.strip()
-    return out
-
-
 def _space(items: list[str] | None) -> dict[str, Any]:
     """``--space fast=5:50`` (range), ``--space mode=a,b,c`` (choices)."""
     from harness.errors import InputError
 
     out: dict[str, Any] = {}
-    for k, v in _pairs(items, "--space").items():
+    for k, v in name_values(items, "--space").items():
         if ":" in v:
-            parts = [_parse_value(x) for x in v.split(":")]
+            parts = [parse_value(x) for x in v.split(":")]
             if len(parts) not in (2, 3) or any(isinstance(p, (str, bool)) for p in parts):
                 raise InputError(f"--space {k}={v} must be LOW:HIGH or LOW:HIGH:STEP (numbers)")
             out[k] = {"low": parts[0], "high": parts[1], **({"step": parts[2]} if len(parts) == 3 else {})}
         else:
-            out[k] = {"choices": [_parse_value(x) for x in v.split(",")]}
+            out[k] = {"choices": [parse_value(x) for x in v.split(",")]}
     return out
 
 
@@ -153,7 +132,7 @@ def optimize_cmd(
 
     syms = split_symbols(symbols)
     bars = load_bars(syms, start=start, end=end, frequency=frequency, snapshot=snapshot)
-    fixed = {k: _parse_value(v) for k, v in _pairs(param, "--param").items()}
+    fixed = parse_params(param)
     objectives = tuple(objective or ["sharpe"])
     result = optimize(bars, strategy, n_trials=trials, objective=objectives[0] if len(objectives) == 1 else objectives,
                       cv=cv, storage=":memory:" if memory else None, study_name=study, seed=seed, n_jobs=n_jobs,

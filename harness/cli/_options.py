@@ -7,7 +7,7 @@ Each alias is a typed, documented typer option; commands declare e.g.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -35,6 +35,26 @@ StopLoss = Annotated[float | None, typer.Option("--stop-loss", help="Stop loss, 
 TakeProfit = Annotated[float | None, typer.Option("--take-profit", help="Take profit, fraction.")]
 TrailingStop = Annotated[float | None, typer.Option("--trailing-stop", help="Trailing stop, fraction.")]
 RebalanceEvery = Annotated[int | None, typer.Option("--rebalance-every", help="Rebalance every k bars.")]
+
+
+def name_values(items: list[str] | None, option: str = "--param") -> dict[str, str]:
+    """``["fast=10", "slow=50"]`` -> ``{"fast": "10", "slow": "50"}``; a malformed item is an error."""
+    from harness.errors import InputError
+
+    out: dict[str, str] = {}
+    for item in items or []:
+        k, sep, v = item.partition("=")
+        if not sep or not k.strip() or not v.strip():
+            raise InputError(f"{option} {item!r} must be NAME=VALUE, e.g. {option} fast=10")
+        out[k.strip()] = v.strip()
+    return out
+
+
+def parse_params(items: list[str] | None, option: str = "--param") -> dict[str, Any]:
+    """:func:`name_values` with each value parsed (:func:`market_data.config.parse_value`)."""
+    from market_data.config import parse_value
+
+    return {k: parse_value(v) for k, v in name_values(items, option).items()}
 
 
 def split_symbols(symbols: list[str] | None) -> list[str] | None:

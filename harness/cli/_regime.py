@@ -7,26 +7,11 @@ from typing import Annotated
 
 import typer
 
+from harness.cli._options import parse_params
+
 
 def register(app: typer.Typer) -> None:
     app.command("regimes")(regimes)
-
-
-def _parse_params(items: list[str] | None) -> dict:
-    import tomllib
-
-    from harness.regime import RegimeError
-
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise RegimeError(f"--param takes NAME=VALUE, got {item!r}")
-        try:
-            out[key.strip()] = tomllib.loads(f"v = {value.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[key.strip()] = value.strip()
-    return out
 
 
 def _load(symbol: str, start: str | None, end: str | None):
@@ -73,7 +58,7 @@ def regimes(
     cfg = dict(settings("regime"))
     if detector is not None and detector != cfg.get("detector", regime.DEFAULT_DETECTOR):
         cfg = {"detector": detector}  # home params belong to the home detector
-    cfg.update(_parse_params(param))
+    cfg.update(parse_params(param))
     det = regime.from_config(cfg)
     bars, note = _load(symbol, start, end)
     r = regime.returns_from_bars(bars, symbol if symbol in bars.symbols else None)

@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from market_data.config import parse_value
 from strategies.params import ParamError
 
 __all__ = ["GridError", "parse_grid_item", "parse_grid", "expand_grid", "MAX_COMBINATIONS"]
@@ -33,22 +34,9 @@ class GridError(ParamError):
 
 
 def _scalar(text: str) -> Any:
-    t = text.strip()
-    low = t.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    try:
-        return int(t)
-    except ValueError:
-        pass
-    try:
-        v = float(t)
-    except ValueError:
-        return t
-    if not math.isfinite(v):
-        raise GridError(f"grid value {t!r} must be finite")
+    v = parse_value(text)
+    if isinstance(v, float) and not math.isfinite(v):
+        raise GridError(f"grid value {text.strip()!r} must be finite")
     return v
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import InputError
+from market_data.config import parse_value
 
 __all__ = ["Splitter", "WalkForward", "PurgedKFold", "CombinatorialPurgedCV", "parse_cv", "resolve_duration"]
 
@@ -337,20 +338,6 @@ _ALIASES = {"walkforward": "walk-forward", "wf": "walk-forward", "kfold": "purge
             "purged_kfold": "purged-kfold", "combinatorial": "cpcv", "walk_forward": "walk-forward"}
 
 
-def _value(text: str) -> Any:
-    t = text.strip()
-    if t.lower() in ("true", "false"):
-        return t.lower() == "true"
-    try:
-        return int(t)
-    except ValueError:
-        pass
-    try:
-        return float(t)
-    except ValueError:
-        return t
-
-
 def make_splitter(scheme: str, options: dict[str, Any]) -> Splitter:
     """Build a splitter from a scheme name and its keyword options (from TOML or text)."""
     key = _ALIASES.get(scheme.strip().lower(), scheme.strip().lower())
@@ -376,5 +363,5 @@ def parse_cv(text: str | Splitter) -> Splitter:
         k, eq, v = item.partition("=")
         if not eq:
             raise InputError(f"cv option {item!r} in {text!r} is not of the form key=value")
-        options[k.strip()] = _value(v)
+        options[k.strip()] = parse_value(v)
     return make_splitter(scheme, options)

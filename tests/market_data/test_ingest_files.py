@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,14 +24,6 @@ def long_naive(bars) -> pd.DataFrame:
     df = bars.to_pandas("long")
     df["timestamp"] = df["timestamp"].dt.tz_localize(None)
     return df
-
-
-def tree_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file()):
-        h.update(str(f.relative_to(path)).encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
 
 
 def test_csv_round_trips_bit_exactly(tmp_path):
@@ -111,7 +100,7 @@ def test_streaming_in_batches_gives_the_same_store_content_as_one_batch(tmp_path
         assert many.read().equals(one.read())
 
 
-def test_a_bad_row_in_a_late_batch_leaves_the_store_untouched(tmp_path):
+def test_a_bad_row_in_a_late_batch_leaves_the_store_untouched(tmp_path, tree_digest):
     bars = sample(200, 2, seed=7)
     df = long_naive(bars)
     df.loc[len(df) - 3, "volume"] = -5.0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -32,14 +31,6 @@ def make_bars(n_bars: int = 120, n_symbols: int = 4, seed: int = 0, **kw) -> Bar
 
 def new_store(tmp_path: Path, layout: StoreLayout = SMALL) -> BarStore:
     return BarStore.open(tmp_path / "store", create=True, layout=layout)
-
-
-def tree_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file()):
-        h.update(str(f.relative_to(path)).encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
 
 
 def test_write_then_read_returns_identical_bars_and_names_the_snapshot(tmp_path):
@@ -91,7 +82,7 @@ def test_bars_inserted_into_a_gap_keep_every_other_bar(tmp_path):
     assert store.read().equals(bars)
 
 
-def test_overlap_is_rejected_naming_the_first_overlapping_bar_and_nothing_changes(tmp_path):
+def test_overlap_is_rejected_naming_the_first_overlapping_bar_and_nothing_changes(tmp_path, tree_digest):
     bars = make_bars(80, 2, seed=4)
     store = new_store(tmp_path)
     store.write(bars[:50], message="first")
@@ -187,7 +178,7 @@ def test_info_reports_first_last_count_and_gaps(tmp_path):
     assert info["SYN1"].first == "2000-01-03"
 
 
-def test_rejected_write_leaves_the_store_byte_for_byte_unchanged(tmp_path):
+def test_rejected_write_leaves_the_store_byte_for_byte_unchanged(tmp_path, tree_digest):
     bars = make_bars(40, 2, seed=11)
     store = new_store(tmp_path)
     store.write(bars[:20], message="ok")
