@@ -40,7 +40,8 @@ always advances and a record is written only while it fits, so a zero-length
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from harness.engine.enums import order_dt, trade_dt  # noqa: F401  (documented record layouts)
 
@@ -492,15 +493,21 @@ def simulate_nb(open_, high, low, close, weights, fill_at_open, rebalance_every,
 @njit(cache=True)
 def _simulate_1_nb(open_, high, low, close, weights, fill_at_open, rebalance_every, p, equity_out, cash_out,
                    pos_out, orders, cash, n_orders, pos, entry_px, extreme, val_px, target, place, stops):
-    """``simulate_nb`` for one symbol: the same steps, with the state of quiet bars in registers.
+    """``simulate_nb`` for one symbol: the same steps, with the state in registers.
 
     :func:`_quiet_run_1_nb` runs the bars with nothing to fill or check in a loop of its
-    own (small, so its state stays in registers) and stops at the next bar that needs
-    :func:`_bar_nb`; this loop handles that bar and resumes.
+    own (small, so its state stays in registers) and stops at the next bar that needs a
+    fill step; this loop handles that bar and resumes. Cash and position do not change on
+    quiet bars, so their outputs are filled here, after each quiet run. The fill step is
+    :func:`_bar_nb` when stops are on, else its one-symbol form :func:`_signal_step_1_nb`.
+    A C-contiguous ``(T, 1)`` input is read through 1-D views (unit-stride loads).
     """
     T = close.shape[0]
     keep_cash = cash_out.shape[0] > 0
     keep_pos = pos_out.shape[0] > 0
+    o1 = _column0(open_)
+    c1 = _column0(close)
+    w1 = _column0(weights)
     tg = target[0]
     pl = place[0]
     ps = pos[0]
@@ -508,21 +515,30 @@ def _simulate_1_nb(open_, high, low, close, weights, fill_at_open, rebalance_eve
     c = cash[0]
     t = 0
     while t < T:
-        t, tg, pl, vp = _quiet_run_1_nb(t, open_, close, weights, fill_at_open, rebalance_every, stops, tg, pl, ps,
-                                        vp, c, equity_out, cash_out, pos_out, keep_cash, keep_pos)
+        t1, tg, pl, vp = _quiet_run_1_nb(t, o1, c1, w1, fill_at_open, rebalance_every, stops, tg, pl, ps, vp, c,
+                                         equity_out)
+        if keep_cash:
+            cash_out[t:t1] = c
+        if keep_pos:
+            pos_out[t:t1, 0] = ps
+        t = t1
         if t >= T:
             break
-        target[0] = tg  # bar t has an order or a stop to check: the general step
-        place[0] = pl
-        pos[0] = ps
-        val_px[0] = vp
-        cash[0] = c
-        _bar_nb(t, t, open_, high, low, close, target, place, fill_at_open, p,
-                cash, pos, entry_px, extreme, val_px, orders, n_orders)
-        pl = place[0]
-        ps = pos[0]
-        vp = val_px[0]
-        c = cash[0]
+        if stops:
+            target[0] = tg  # bar t has an order or a stop to check: the general step
+            place[0] = pl
+            pos[0] = ps
+            val_px[0] = vp
+            cash[0] = c
+            _bar_nb(t, t, open_, high, low, close, target, place, fill_at_open, p,
+                    cash, pos, entry_px, extreme, val_px, orders, n_orders)
+            pl = place[0]
+            ps = pos[0]
+            vp = val_px[0]
+            c = cash[0]
+        else:
+            pl, ps, vp, c = _signal_step_1_nb(t, o1[t] if fill_at_open else c1[t], c1[t], tg, pl, ps, vp, c, p,
+                                              cash, pos, entry_px, extreme, orders, n_orders)
         equity_out[t] = c + ps * vp if ps != 0.0 else c
         if keep_cash:
             cash_out[t] = c
@@ -536,40 +552,83 @@ def _simulate_1_nb(open_, high, low, close, weights, fill_at_open, rebalance_eve
     cash[0] = c
 
 
+@njit(cache=True, inline="always")
+def _signal_step_1_nb(t, price, close, tg, pl, ps, vp, c, p, cash, pos, entry_px, extreme, orders, n_orders):
+    """:func:`_bar_nb` for one symbol without stops, on scalars: the order towards ``tg``
+    (if due, ``pl``) at ``price``, then the valuation at ``close``; the same operations in
+    the same order, so the results are bit-identical (tested against :func:`execute_bar_nb`).
+
+    Returns the new ``(place, position, val_px, cash)``.
+    """
+    if not np.isnan(price):
+        vp = price
+        if pl:
+            pl = False
+            equity = c + ps * vp if ps != 0.0 else c
+            if not equity <= 0.0:
+                scale = 1.0
+                if abs(tg) > p.leverage:
+                    scale = p.leverage / abs(tg)
+                pos[0] = ps
+                cash[0] = c
+                _order_to_target_nb(0, t, tg * scale, equity, price, p, cash, pos, entry_px, extreme, orders,
+                                    n_orders)
+                ps = pos[0]
+                c = cash[0]
+    if not np.isnan(close):
+        vp = close
+    return pl, ps, vp, c
+
+
 @njit(cache=True)
 def _quiet_run_1_nb(t0, open_, close, weights, fill_at_open, rebalance_every, stops, tg, pl, ps, vp, c,
-                    equity_out, cash_out, pos_out, keep_cash, keep_pos):
-    """From bar ``t0``: take each bar's decision and, while nothing is to fill or check,
-    value the bar (the valuation part of :func:`execute_bar_nb`) and write its outputs.
+                    equity_out):
+    """From bar ``t0`` (``open_``, ``close``, ``weights`` and ``equity_out`` are one symbol's
+    ``(T,)`` columns): take each bar's decision and, while nothing is to fill or check,
+    value the bar (the valuation part of :func:`execute_bar_nb`) and write its equity.
 
     Returns ``(t, target, place, val_px)`` with ``t`` the first bar that needs the
     general step (its decision already taken, its outputs not written), or ``T``.
     """
     T = close.shape[0]
-    for t in range(t0, T):
+    always = stops and ps != 0.0  # an open position under stops is checked every bar
+    t = max(t0, 0)
+    while t < T:
+        u = np.uint64(t)  # an unsigned index: no negative-index wraparound in the loop
         d = t - 1 if fill_at_open else t
         if d >= 0:
-            w = weights[d, 0]
+            w = weights[np.uint64(d)]
             if not np.isnan(w) and w != tg:
                 tg = w
                 pl = True
             elif rebalance_every > 0 and d % rebalance_every == 0:
                 pl = True
-        if pl or (stops and ps != 0.0):
+        if pl or always:
             return t, tg, pl, vp
         if fill_at_open:
-            o = open_[t, 0]
+            o = open_[u]
             if not np.isnan(o):
                 vp = o
-        px = close[t, 0]
+        px = close[u]
         if not np.isnan(px):
             vp = px
-        equity_out[t] = c + ps * vp if ps != 0.0 else c
-        if keep_cash:
-            cash_out[t] = c
-        if keep_pos:
-            pos_out[t, 0] = ps
+        equity_out[u] = c + ps * vp if ps != 0.0 else c
+        t += 1
     return T, tg, pl, vp
+
+
+def _column0(a):
+    """The first column of a ``(T, N)`` array as a ``(T,)`` view (jitted through the overload below)."""
+    return a[:, 0]
+
+
+@overload(_column0)
+def _column0_ol(a):
+    """A C-contiguous ``(T, 1)`` array becomes a contiguous 1-D view (unit-stride loads in the
+    quiet loop); any other layout a strided view. Chosen when the caller is compiled."""
+    if isinstance(a, types.Array) and a.layout == "C":
+        return lambda a: a.reshape(a.shape[0])
+    return lambda a: a[:, 0]
 
 
 # --------------------------------------------------------------------------- trades

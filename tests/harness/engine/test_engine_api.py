@@ -13,7 +13,7 @@ from harness.engine import BacktestConfig, FillParams, backtest, nb, order_dt
 from market_data.errors import InputError
 from strategies.params import ParamError, Params, param
 
-from ._engine_data import random_bars, random_weights
+from ._engine_data import make_bars, random_bars, random_weights
 
 
 class _HoldParams(Params):
@@ -180,3 +180,61 @@ def test_cash_and_positions_come_lazily_and_equal_a_run_that_keeps_them(N):
         res.position_values[0, 0] = 1.0
     with pytest.raises(ValueError, match="read-only"):
         res.weights[0, 0] = 1.0
+
+
+def _bar_by_bar(bars, w, cfg, rebalance_every=0):
+    """Equity, cash, positions and orders of ``execute_bar_nb`` called bar by bar (the general step)."""
+    p, at_open = cfg.fill_params(), cfg.fill_at_open
+    T, N = bars.shape
+    cash = np.array([cfg.init_cash])
+    pos, entry, extreme, val = np.zeros(N), np.full(N, np.nan), np.full(N, np.nan), np.full(N, np.nan)
+    target, place = np.zeros(N), np.zeros(N, dtype=bool)
+    orders, n_orders = np.empty(4 * T + 4, dtype=order_dt), np.zeros(1, np.int64)
+    equity, cash_out, pos_out = np.empty(T), np.empty(T), np.empty((T, N))
+    for t in range(T):
+        d = t - 1 if at_open else t
+        if d >= 0:
+            row = w[d]
+            changed = ~np.isnan(row) & (row != target)
+            target[changed] = row[changed]
+            place |= changed
+            if rebalance_every and d % rebalance_every == 0:
+                place[:] = True
+        nb.execute_bar_nb(t, bars.open[t], bars.high[t], bars.low[t], bars.close[t], target, place, at_open, p,
+                          cash, pos, entry, extreme, val, orders, n_orders)
+        equity[t], cash_out[t], pos_out[t] = nb.portfolio_value_nb(cash[0], pos, val), cash[0], pos
+    return equity, cash_out, pos_out, orders[: n_orders[0]]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_single_symbol_kernel_matches_execute_bar_nb_across_settings(seed):
+    # simulate_nb runs one symbol through its own loop (and, without stops, a scalar order
+    # step); it must give exactly what the general per-bar step gives, for every setting
+    rng = np.random.default_rng(seed)
+    bars = random_bars(seed, T=150, N=3)
+    col = int(rng.integers(3))
+    o, h, lo, c = (a[:, [col]] for a in (bars.open, bars.high, bars.low, bars.close))
+    gaps = rng.random(150) < 0.1  # missing bars: no price to trade or value at
+    for a in (o, h, lo, c):
+        a[gaps, 0] = np.nan
+    one = make_bars(o, h, lo, c)
+    w = random_weights(seed, 150, 1, change_prob=float(rng.uniform(0.05, 0.5)), gross=float(rng.uniform(0.5, 3)))
+    cfg = BacktestConfig(
+        fee_rate=float(rng.choice([0.0, 0.001, 0.01])), fixed_fee=float(rng.choice([0.0, 1.0])),
+        slippage_bps=float(rng.choice([0.0, 5.0])), fill=str(rng.choice(["next_open", "close"])),
+        size_granularity=[None, 1.0][seed % 2], leverage=float(rng.choice([1.0, 2.0])),
+        stop_loss=[None, 0.03][seed % 3 == 0], trailing_stop=[None, 0.05][seed % 4 == 1])
+    rebalance = int(rng.choice([0, 7]))
+    ref = _bar_by_bar(one, w, cfg, rebalance)
+    T = one.n_bars
+    eq, cash, pos = np.empty(T), np.empty(T), np.empty((T, 1))
+    orders = np.empty(nb.order_capacity_nb(w, rebalance), dtype=order_dt)
+    wide = np.repeat(w, 2, axis=1)  # a strided (non-contiguous) column of the same weights
+    for weights in (w, wide[:, :1]):
+        n = nb.simulate_nb(one.open, one.high, one.low, one.close, weights, cfg.fill_at_open, rebalance,
+                           cfg.init_cash, cfg.fill_params(), eq, cash, pos, orders)
+        np.testing.assert_array_equal(eq, ref[0])
+        np.testing.assert_array_equal(cash, ref[1])
+        np.testing.assert_array_equal(pos, ref[2])
+        np.testing.assert_array_equal(orders[:n], ref[3])
+    assert len(ref[3]) > 0
