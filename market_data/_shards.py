@@ -163,6 +163,14 @@ def _sync(coro):
     return sync(coro)
 
 
+def _submit(coro) -> Any:
+    """Start ``coro`` on Zarr's I/O event loop (the one :func:`_sync` uses) and return a
+    ``concurrent.futures.Future`` for its result, so several fetches run while this thread works."""
+    from zarr.core.sync import _get_loop
+
+    return asyncio.run_coroutine_threadsafe(coro, _get_loop())
+
+
 def _parse_index(spec: ShardSpec, raw: np.ndarray) -> np.ndarray:
     import google_crc32c
 
@@ -231,29 +239,25 @@ def read_blocks(store: Any, specs: list[ShardSpec], r0: int, r1: int, cols: np.n
         if spec.ticks and (div is None or len(div) != cols.size):
             raise ValueError(f"{spec.path} holds integer ticks: reading it needs one divisor per column")
     plans = [_read_plan(spec, r0, r1, cols) for spec in specs]
-    flat = [(a, p) for a, plan in enumerate(plans) for p in range(len(plan))]
 
-    cached = {ap: (indexes.get(specs[ap[0]].key(*plans[ap[0]][ap[1]][:2])) if indexes is not None else None)
-              for ap in flat}
-
-    async def run():
-        # round 1: whole shards where most of a shard is wanted, else the shard's index (unless cached)
-        need = [(a, p) for a, p in flat if plans[a][p][4] or cached[(a, p)] is None]
+    async def fetch(a: int):
+        """Array ``a``'s bytes: round 1 fetches whole shards where most of a shard is wanted, else
+        the shard's index (unless cached); round 2 the wanted chunks of the other shards,
+        adjacent chunks merged into one range."""
+        spec, plan = specs[a], plans[a]
+        cached = [indexes.get(spec.key(sr, sc)) if indexes is not None else None for sr, sc, *_ in plan]
+        need = [p for p in range(len(plan)) if plan[p][4] or cached[p] is None]
         got1 = await _get_many(store, [
-            (specs[a].key(*plans[a][p][:2]), None if plans[a][p][4] else SuffixByteRequest(specs[a].index_nbytes))
-            for a, p in need])
+            (spec.key(*plan[p][:2]), None if plan[p][4] else SuffixByteRequest(spec.index_nbytes)) for p in need])
         first = dict(zip(need, got1, strict=True))
-        # round 2: the wanted chunks of the other shards, adjacent chunks merged into one range
+        cpt = spec.chunks_per_shard[0]
         requests, spans = [], []
-        for a, p in flat:
-            spec = specs[a]
-            sr, sc, local, tcs, whole = plans[a][p]
-            index = cached[(a, p)]
-            if whole or (index is None and first[(a, p)] is None):
+        for p, (sr, sc, local, tcs, whole) in enumerate(plan):
+            index = cached[p]
+            if whole or (index is None and first[p] is None):
                 continue
-            cpt = spec.chunks_per_shard[0]
             if index is None:
-                index = _parse_index(spec, first[(a, p)])
+                index = _parse_index(spec, first[p])
                 if indexes is not None:
                     indexes.put(spec.key(sr, sc), index)
             ranges = sorted((int(index[tc - sr * cpt, lc, 0]), int(index[tc - sr * cpt, lc, 1]), lc, tc)
@@ -265,29 +269,32 @@ def read_blocks(store: Any, specs: list[ShardSpec], r0: int, r1: int, cols: np.n
                 runs[-1].append((lc, tc, off, n))
             for members in runs:
                 requests.append((spec.key(sr, sc), RangeByteRequest(members[0][2], members[-1][2] + members[-1][3])))
-                spans.append(((a, p), members))
+                spans.append((p, members))
         got2 = await _get_many(store, requests)
-        parts: dict[tuple[int, int], dict[tuple[int, int], np.ndarray]] = {}
-        for (ap, members), buf in zip(spans, got2, strict=True):
-            d = parts.setdefault(ap, {})
+        parts: dict[int, dict[tuple[int, int], np.ndarray]] = {}
+        for (p, members), buf in zip(spans, got2, strict=True):
+            d = parts.setdefault(p, {})
             base = members[0][2]
             for lc, tc, off, n in members:
                 d[(lc, tc)] = buf[off - base:off - base + n]
         return first, parts
 
-    first, parts = _sync(run())
+    # every array's fetch runs at once on Zarr's I/O loop; each is decoded as soon as its bytes are
+    # here, while the others are still in flight
+    fetches = [_submit(fetch(a)) for a in range(len(specs))]
 
     def decode(a: int) -> np.ndarray:
+        first, parts = fetches[a].result()
         spec, div_all = specs[a], divisors[a]
         Tc = spec.chunk_rows
         cpt = spec.chunks_per_shard[0]
         out = np.empty((r1 - r0, cols.size))
         for p, (sr, _sc, local, tcs, whole) in enumerate(plans[a]):
-            got = first.get((a, p))
+            got = first.get(p)
             js = np.fromiter((j for j, _ in local), dtype=np.intp, count=len(local))
             dest = slice(int(js[0]), int(js[-1]) + 1) if js[-1] - js[0] + 1 == js.size else js
             index = _parse_index(spec, got[-spec.index_nbytes:]) if whole and got is not None else None
-            chunks = parts.get((a, p), {})
+            chunks = parts.get(p, {})
             div = div_all[js] if spec.ticks else None
             # decode one time-chunk of every wanted column of the shard into a small Fortran block,
             # then copy it into the C-ordered output (a cache-sized transpose instead of a full one)

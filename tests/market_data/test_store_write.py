@@ -342,6 +342,42 @@ def test_fast_shard_reader_and_writer_agree_with_zarr(data, tmp_path):
             read_block(mem, spec, 0, T, cols)
 
 
+def test_fields_read_together_match_each_read_alone_and_a_damaged_index_is_a_clear_error():
+    """read_blocks fetches every array at once (each decoded as its bytes arrive): the result
+    equals one read per array, and an error in one array's fetch reaches the caller."""
+    from zarr.codecs import BloscCodec
+
+    from market_data._shards import IndexCache, ShardSpec, read_block, read_blocks
+
+    rng = np.random.default_rng(3)
+    mem = zarr.storage.MemoryStore()
+    specs, values = [], []
+    for name in ("open", "close", "volume"):
+        arr = zarr.create_array(mem, name=f"g/{name}", shape=(50, 5), chunks=(8, 1), shards=(16, 5), dtype="f8",
+                                fill_value=np.nan, compressors=[BloscCodec(cname="lz4", clevel=5, shuffle="bitshuffle")])
+        x = rng.normal(100, 1, (50, 5))
+        x[rng.random((50, 5)) < 0.2] = np.nan
+        arr[:] = x
+        specs.append(ShardSpec.from_array(arr))
+        values.append(x)
+    for cols in (np.array([3]), np.array([1, 3, 4])):  # chunk ranges after the shard index; whole shards
+        together = read_blocks(mem, specs, 5, 45, cols, [None] * 3, IndexCache())
+        for got, spec, x in zip(together, specs, values, strict=True):
+            np.testing.assert_array_equal(got, x[5:45][:, cols])
+            np.testing.assert_array_equal(read_block(mem, spec, 5, 45, cols), got)
+    # flip one byte of a shard index (the object's tail, before the checksum) of the second array
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    key = specs[1].key(1, 0)
+    raw = bytearray(sync(mem.get(key, default_buffer_prototype())).to_bytes())
+    raw[-10] ^= 0xFF
+    sync(mem.set(key, default_buffer_prototype().buffer.from_bytes(bytes(raw))))
+    for cols in (np.array([3]), np.array([1, 3, 4])):
+        with pytest.raises(ValueError, match="checksum mismatch in g/close"):
+            read_blocks(mem, specs, 5, 45, cols, [None] * 3, IndexCache())
+
+
 @pytest.mark.parametrize("quoted", [False, True], ids=["float64", "ticks"])
 def test_a_store_of_another_layout_falls_back_to_zarr_and_still_round_trips(tmp_path, quoted):
     bars = make_bars(70, 3, seed=16)
