@@ -27,7 +27,8 @@ import numpy as np
 
 from market_data._ticks import MISSING, from_ticks
 
-__all__ = ["IndexCache", "ShardSpec", "read_block", "read_blocks", "read_vector", "write_block"]
+__all__ = ["IndexCache", "ShardSpec", "read_block", "read_blocks", "read_vector", "submit_read_vector",
+           "write_block"]
 
 MAX_U64 = np.uint64(2**64 - 1)
 _SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
@@ -345,8 +346,8 @@ def _read_plan(spec: ShardSpec, r0: int, r1: int, cols: np.ndarray) -> list:
     return plan
 
 
-def read_vector(arr: Any) -> np.ndarray | None:
-    """All of a 1-D ``Bytes(little) + Blosc`` array (the timestamps) in one batched fetch; None for other layouts."""
+def _vector_layout(arr: Any) -> tuple[int, int, np.dtype, Any] | None:
+    """``(length, chunk length, dtype, fill value)`` of a 1-D ``Bytes(little) + Blosc`` array, else None."""
     from zarr.codecs import BloscCodec, BytesCodec
 
     meta = arr.metadata
@@ -361,21 +362,35 @@ def read_vector(arr: Any) -> np.ndarray | None:
     ok = (len(codecs) == 2 and isinstance(codecs[0], BytesCodec) and isinstance(codecs[1], BloscCodec)
           and (codecs[0].endian is None or codecs[0].endian.value == "little") and dtype.byteorder in "=<|"
           and sep == "/" and name == "default")
-    if not ok:
-        return None
-    n = int(arr.shape[0])
+    return (int(arr.shape[0]), int(chunk), dtype, meta.fill_value) if ok else None
+
+
+async def _read_vector(arr: Any, n: int, chunk: int, dtype: np.dtype, fill: Any) -> np.ndarray:
     out = np.empty(n, dtype=dtype)
     n_chunks = -(-n // chunk)
-    got = _sync(_get_many(arr.store_path.store, [(f"{arr.path}/c/{i}", None) for i in range(n_chunks)]))
+    got = await _get_many(arr.store_path.store, [(f"{arr.path}/c/{i}", None) for i in range(n_chunks)])
     buf = np.empty(chunk, dtype=dtype)
     for i, data in enumerate(got):
         lo, hi = i * chunk, min(n, (i + 1) * chunk)
         if data is None:
-            out[lo:hi] = meta.fill_value
+            out[lo:hi] = fill
         else:
             _Blosc.decode(data, buf)
             out[lo:hi] = buf[:hi - lo]
     return out
+
+
+def read_vector(arr: Any) -> np.ndarray | None:
+    """All of a 1-D ``Bytes(little) + Blosc`` array (the timestamps) in one batched fetch; None for other layouts."""
+    layout = _vector_layout(arr)
+    return None if layout is None else _sync(_read_vector(arr, *layout))
+
+
+def submit_read_vector(arr: Any) -> Any:
+    """:func:`read_vector` started on Zarr's I/O loop: a ``concurrent.futures.Future`` of the
+    array, so the caller can fetch other objects meanwhile (None for other layouts)."""
+    layout = _vector_layout(arr)
+    return None if layout is None else _submit(_read_vector(arr, *layout))
 
 
 def write_block(store: Any, spec: ShardSpec, r0: int, c0: int, block: np.ndarray) -> None:

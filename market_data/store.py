@@ -51,7 +51,14 @@ from typing import Any
 import numpy as np
 
 from market_data import _ticks
-from market_data._shards import IndexCache, ShardSpec, read_blocks, read_vector, write_block
+from market_data._shards import (
+    IndexCache,
+    ShardSpec,
+    read_blocks,
+    read_vector,
+    submit_read_vector,
+    write_block,
+)
 from market_data.bars import FIELDS, Bars, _did_you_mean, _fmt_ts, to_ns
 from market_data.config import Config, param
 from market_data.errors import ConflictError, InputError, SnapshotNotFoundError, StoreError
@@ -99,16 +106,38 @@ class StoreLayout(Config):
         return not (self.shard_bars == self.chunk_bars and self.shard_symbols == 1)
 
 
-@dataclass(frozen=True)
 class _FrequencyView:
-    """One frequency group of one snapshot, opened: what every read needs before touching bars."""
+    """One frequency group of one snapshot, opened: what every read needs before touching bars.
 
-    name: str
-    symbols: tuple[str, ...]
-    timestamps: np.ndarray
-    fields: dict[str, Any]
-    #: parsed shard indexes by object key (immutable within a snapshot)
-    indexes: IndexCache
+    The timestamps may still be in flight when the view is made (``pending``: a future of
+    them): a read of whole histories needs only their count to plan its fetches, so it
+    fetches them together with the bars and waits for them at the end.
+    """
+
+    def __init__(self, *, name: str, symbols: tuple[str, ...], n_rows: int, pending: Any, reread: Any,
+                 fields: dict[str, Any], indexes: IndexCache) -> None:
+        self.name = name
+        self.symbols = symbols
+        #: number of bars (rows) of the group, known from the metadata
+        self.n_rows = n_rows
+        self.fields = fields
+        #: parsed shard indexes by object key (immutable within a snapshot)
+        self.indexes = indexes
+        self._pending = pending  # a future of the timestamps, or None
+        self._reread = reread  # reads them synchronously: without a future, or after it failed
+        self._timestamps: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        """The group's timestamps (read-only), waiting for their fetch if it is still running."""
+        with self._lock:
+            if self._timestamps is None:
+                pending, self._pending = self._pending, None  # a failed fetch is retried next time
+                ts = pending.result() if pending is not None else self._reread()
+                ts.flags.writeable = False
+                self._timestamps = ts
+            return self._timestamps
 
 
 @dataclass(frozen=True)
@@ -298,15 +327,16 @@ class BarStore:
                 self._views.move_to_end(key)
                 return view
         group, arrays = self._open_arrays(session, frequency, ("timestamps", *FIELDS))
-        ts = _read_timestamps(arrays["timestamps"])
-        ts.flags.writeable = False
-        view = _FrequencyView(name=group.basename, symbols=tuple(group.attrs["symbols"]),
-                              timestamps=ts, fields={f: arrays[f] for f in FIELDS}, indexes=IndexCache(1024))
+        ts_array = arrays["timestamps"]
+        future = submit_read_vector(ts_array)  # in flight while the caller plans and fetches bars
+        view = _FrequencyView(name=group.basename, symbols=tuple(group.attrs["symbols"]), n_rows=int(ts_array.shape[0]),
+                              pending=future, reread=lambda: _read_timestamps(ts_array),
+                              fields={f: arrays[f] for f in FIELDS}, indexes=IndexCache(1024))
         with self._views_lock:
             self._views[key] = view
             # bounded by count and by the bytes of the timestamps kept (the newest view always stays)
             while len(self._views) > 1 and (len(self._views) > _VIEW_CACHE or sum(
-                    v.timestamps.nbytes for v in self._views.values()) > _VIEW_CACHE_BYTES):
+                    8 * v.n_rows for v in self._views.values()) > _VIEW_CACHE_BYTES):
                 self._views.popitem(last=False)
         return view
 
@@ -351,15 +381,15 @@ class BarStore:
                 if s not in index:
                     raise InputError(f"symbol {s!r} is not in the store at frequency {view.name!r}"
                                      f"{_did_you_mean(s, stored)}; ingest it first (e.g. `harness data samples`)")
-        ts_all = view.timestamps
-        lo = 0 if start is None else int(np.searchsorted(ts_all, to_ns(start, name="start"), "left"))
-        hi = ts_all.size if end is None else int(np.searchsorted(ts_all, to_ns(end, name="end"), "right"))
+        # whole histories need only the number of bars: their timestamps arrive while the bars are fetched
+        lo = 0 if start is None else int(np.searchsorted(view.timestamps, to_ns(start, name="start"), "left"))
+        hi = view.n_rows if end is None else int(np.searchsorted(view.timestamps, to_ns(end, name="end"), "right"))
         hi = max(lo, hi)
         cols = np.asarray([index[s] for s in wanted], dtype=np.intp) if symbols is not None \
             else np.arange(len(stored))
         arrays = dict(zip(FIELDS, _read_rects([view.fields[f] for f in FIELDS], lo, hi, cols, view.indexes),
                           strict=True))
-        ts = ts_all[lo:hi]
+        ts = view.timestamps[lo:hi]
         if wanted and ts.size:
             keep = ~np.all(np.isnan(arrays["close"]), axis=1)
             if not keep.all():

@@ -434,3 +434,23 @@ def test_memory_uri_store_works_without_a_folder():
     bars = make_bars(20, 2, seed=18)
     store.write(bars, message="x")
     assert store.read().equals(bars)
+
+
+def test_timestamps_fetched_alongside_the_bars_and_a_failed_fetch_is_retried(tmp_path, monkeypatch):
+    # a whole-history read fetches the timestamps while it fetches the bars; if that fetch fails,
+    # the read says so and the next read of the same (cached) snapshot fetches them again
+    from concurrent.futures import Future
+
+    import market_data.store as store_mod
+
+    bars = make_bars(90, 4, seed=21)
+    new_store(tmp_path).write(bars, message="a")
+    reader = BarStore.open(tmp_path / "store")
+    failing = Future()
+    failing.set_exception(OSError("disk went away"))
+    monkeypatch.setattr(store_mod, "submit_read_vector", lambda arr: failing)
+    with pytest.raises(OSError, match="disk went away"):
+        reader.read(["SYN1"])
+    monkeypatch.undo()
+    assert reader.read(["SYN1"]).equals(bars.select(["SYN1"]))
+    assert reader.read(start=bars.timestamps[10], end=bars.timestamps[20]).equals(bars[10:21])
