@@ -7,11 +7,12 @@ a full read 10-20x slower than the bytes justify and a one-bar append (500 chunk
 field) take seconds. This module reads and writes exactly the same bytes Zarr's
 ``ShardingCodec`` does (index at the end: ``(offset, nbytes)`` uint64 little-endian
 per inner chunk in C order, ``2**64-1`` for an empty chunk, then a CRC32C; inner chunks
-``BytesCodec(little)`` + Blosc) but drives Blosc directly, in a loop. Reads fetch in
-two batched rounds (shard indexes, then the wanted chunks' byte ranges; Icechunk's
+``BytesCodec(little)`` + Blosc) but drives Blosc directly, in a loop. Reads fetch each
+array in two batched rounds (shard indexes, then the wanted chunks' byte ranges; Icechunk's
 native ``get_partial_values`` serves a whole batch in one call, about 2x cheaper per
-request than one ``get`` each); writes store every object concurrently through the Zarr
-store API (so Icechunk sees ordinary chunk reads and writes). Field arrays are float64
+request than one ``get`` each); the arrays' fetches run concurrently on Zarr's I/O loop
+and each array is decoded as soon as its bytes arrive. Writes store every object
+concurrently through the Zarr store API (so Icechunk sees ordinary chunk reads and writes). Field arrays are float64
 (NaN = no bar) or int64 ticks (``market_data._ticks``; reads decode them to float64).
 Arrays of any other layout return ``None`` from :meth:`ShardSpec.from_array` and the
 caller falls back to Zarr. Round trips in both directions are tested against Zarr itself.
