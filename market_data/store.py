@@ -350,9 +350,10 @@ class BarStore:
         root = self._root(session)
         freq = canonical_frequency(frequency)
 
-        async def open_all():
-            group = await root._async_group.getitem(freq)
-            return group, await asyncio.gather(*(group.getitem(n) for n in names))
+        async def open_all():  # the group and its arrays in one concurrent round
+            group, *arrays = await asyncio.gather(root._async_group.getitem(freq),
+                                                  *(root._async_group.getitem(f"{freq}/{n}") for n in names))
+            return group, arrays
 
         try:
             group, arrays = sync(open_all())
