@@ -12,8 +12,9 @@ array in two batched rounds (shard indexes, then the wanted chunks' byte ranges;
 native ``get_partial_values`` serves a whole batch in one call, about 2x cheaper per
 request than one ``get`` each); the arrays' fetches run concurrently on Zarr's I/O loop
 and each array is decoded as soon as its bytes arrive. Writes store every object
-concurrently through the Zarr store API (so Icechunk sees ordinary chunk reads and writes). Field arrays are float64
-(NaN = no bar) or int64 ticks (``market_data._ticks``; reads decode them to float64).
+concurrently through the Zarr store API (so Icechunk sees ordinary chunk reads and
+writes). Field arrays are float64 (NaN = no bar) or int64 ticks (``market_data._ticks``;
+reads decode them to float64).
 Arrays of any other layout return ``None`` from :meth:`ShardSpec.from_array` and the
 caller falls back to Zarr. Round trips in both directions are tested against Zarr itself.
 """

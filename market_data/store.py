@@ -336,7 +336,7 @@ class BarStore:
             self._views[key] = view
             # bounded by count and by the bytes of the timestamps kept (the newest view always stays)
             while len(self._views) > 1 and (len(self._views) > _VIEW_CACHE or sum(
-                    8 * v.n_rows for v in self._views.values()) > _VIEW_CACHE_BYTES):
+                    8 * v.n_rows for v in self._views.values()) > _VIEW_CACHE_BYTES):  # int64 timestamps
                 self._views.popitem(last=False)
         return view
 
