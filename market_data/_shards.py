@@ -29,7 +29,7 @@ import numpy as np
 
 from market_data._ticks import MISSING, from_ticks
 
-__all__ = ["IndexCache", "ShardSpec", "read_block", "read_blocks", "read_vector", "submit_read_vector",
+__all__ = ["IndexCache", "ShardSpec", "fetch_objects", "read_block", "read_blocks", "read_vector", "submit_read_vector",
            "write_block"]
 
 MAX_U64 = np.uint64(2**64 - 1)
@@ -213,6 +213,11 @@ async def _get_many(store: Any, requests: list[tuple[str, Any]]) -> list[np.ndar
     proto = default_buffer_prototype()
     got = await asyncio.gather(*(store.get(k, proto, byte_range=r) for k, r in requests))
     return [None if b is None else b.as_numpy_array() for b in got]
+
+
+def fetch_objects(store: Any, keys: list[str]) -> list[np.ndarray | None]:
+    """Whole objects ``keys`` as uint8 arrays (None where there is no such object), in one batch."""
+    return _sync(_get_many(store, [(k, None) for k in keys]))
 
 
 def read_block(store: Any, spec: ShardSpec, r0: int, r1: int, cols: np.ndarray,

@@ -54,6 +54,7 @@ from market_data import _ticks
 from market_data._shards import (
     IndexCache,
     ShardSpec,
+    fetch_objects,
     read_blocks,
     read_vector,
     submit_read_vector,
@@ -264,10 +265,14 @@ class BarStore:
         root.attrs.update({"format": _FORMAT, "version": _FORMAT_VERSION, "layout": layout.to_dict()})
         session.commit("create bar store", metadata={"kind": "create"})
 
+    def _zarr_store(self, session: Any) -> Any:
+        """The Zarr store of ``session`` (one seam: tests wrap it to watch the requests)."""
+        return session.store
+
     def _root(self, session: Any, mode: str = "r"):
         import zarr
 
-        return zarr.open_group(session.store, mode=mode)
+        return zarr.open_group(self._zarr_store(session), mode=mode)
 
     def _check_format(self) -> None:
         attrs = self._root(self._session()).attrs
@@ -320,7 +325,7 @@ class BarStore:
 
     def _view(self, session: Any, frequency: str) -> _FrequencyView:
         """The opened arrays, symbols and timestamps of one frequency in one snapshot (cached)."""
-        key = (session.snapshot_id, canonical_frequency(frequency), self._root)
+        key = (session.snapshot_id, canonical_frequency(frequency), self._zarr_store)
         with self._views_lock:
             view = self._views.get(key)
             if view is not None:
@@ -341,25 +346,40 @@ class BarStore:
         return view
 
     def _open_arrays(self, session: Any, frequency: str, names: tuple[str, ...]) -> tuple[Any, dict[str, Any]]:
-        """The frequency group and its arrays ``names``, their metadata fetched concurrently."""
-        import asyncio
+        """The frequency group and its arrays ``names``.
+
+        Their ``zarr.json`` documents are fetched in one batched request and built into
+        nodes with Zarr's own metadata parsers (``_build_metadata_v3`` / ``_build_node``,
+        what ``Group.__getitem__`` does for each node after its own fetch): one native
+        request instead of seven, about 3 ms of a cold read on local storage.
+        """
+        import json
 
         import zarr
-        from zarr.core.sync import sync
+        from zarr.core.group import _build_metadata_v3, _build_node
 
-        root = self._root(session)
         freq = canonical_frequency(frequency)
-
-        async def open_all():  # the group and its arrays in one concurrent round
-            group, *arrays = await asyncio.gather(root._async_group.getitem(freq),
-                                                  *(root._async_group.getitem(f"{freq}/{n}") for n in names))
-            return group, arrays
-
-        try:
-            group, arrays = sync(open_all())
-        except KeyError:
+        store = self._zarr_store(session)
+        paths = [freq, *(f"{freq}/{n}" for n in names)]
+        docs = fetch_objects(store, [f"{p}/zarr.json" for p in paths])
+        if docs[0] is None:
             self._group(session, frequency)  # raises the error that lists the frequencies present
-            raise
+        lacking = [n for n, doc in zip(names, docs[1:], strict=True) if doc is None]
+        if lacking:
+            raise StoreError(f"{self.uri}: frequency {freq!r} has no {', '.join(lacking)} array(s) in snapshot "
+                             f"{session.snapshot_id}; the store is damaged (see `harness data history` for an "
+                             "older snapshot)")
+        nodes = []
+        for p, doc in zip(paths, docs, strict=True):
+            try:
+                nodes.append(_build_node(store=store, path=p, metadata=_build_metadata_v3(json.loads(doc.tobytes()))))
+            except (ValueError, TypeError, KeyError) as exc:
+                raise StoreError(f"{self.uri}: the Zarr metadata of {p!r} is unreadable ({exc}); the store is "
+                                 "damaged") from None
+        group, *arrays = nodes
+        if not isinstance(group, zarr.core.group.AsyncGroup) or any(
+                isinstance(a, zarr.core.group.AsyncGroup) for a in arrays):
+            raise StoreError(f"{self.uri}: {freq!r} is not laid out as a bar store frequency (a group of arrays)")
         return zarr.Group(group), {n: zarr.Array(a) for n, a in zip(names, arrays, strict=True)}
 
     def read(self, symbols: str | Iterable[str] | None = None, *, start: Any = None, end: Any = None,

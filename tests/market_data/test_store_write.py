@@ -162,6 +162,21 @@ def test_frequencies_live_in_separate_groups(tmp_path):
     assert store.read().equals(daily)
 
 
+def test_a_missing_frequency_or_a_damaged_frequency_group_is_a_clear_error(tmp_path):
+    store = new_store(tmp_path)
+    bars = make_bars(30, 2, seed=8)
+    first = store.write(bars, message="d")
+    with pytest.raises(InputError, match="no '1h' bars.*frequencies: 1d"):
+        store.read(frequency="1h")
+    # damage a later snapshot: its close array's metadata is gone, the earlier one stays readable
+    session = store._repo.writable_session("main")
+    del zarr.open_group(session.store, mode="r+")["1d"]["close"]
+    session.commit("damage")
+    with pytest.raises(StoreError, match="'1d' has no close array.*damaged"):
+        BarStore.open(store.path).read()
+    assert BarStore.open(store.path).read(snapshot=first).equals(bars)
+
+
 def test_info_reports_first_last_count_and_gaps(tmp_path):
     bars = make_bars(50, 2, seed=10)
     close = bars.close.copy()
@@ -219,7 +234,7 @@ def test_reading_one_symbol_fetches_only_that_symbols_chunks(tmp_path):
                 fetched.append((key, len(buf)))
             return buf
 
-    store._root = lambda session, mode="r": zarr.open_group(Spy(session.store), mode=mode)
+    store._zarr_store = lambda session: Spy(session.store)
     got = store.read("SYN17")
     assert got.equals(bars.select("SYN17"))
     field_keys = [k for k, _ in fetched if not k.startswith("1d/timestamps")]
@@ -280,13 +295,13 @@ def test_one_bar_append_rewrites_only_the_last_row_of_shards(tmp_path):
             written.append(key)
             await self._store.set(key, value)
 
-    store._root = lambda session, mode="r": zarr.open_group(Spy(session.store), mode=mode)
+    store._zarr_store = lambda session: Spy(session.store)
     store.write(bars[129:], message="one bar")
     chunk_keys = {k for k in written if "/c/" in k}
     # bar 129 is in shard row 4: 5 fields x 3 shard columns, plus the timestamps chunk
     assert chunk_keys == {f"1d/{f}/c/4/{sc}" for f in ("open", "high", "low", "close", "volume")
                           for sc in range(3)} | {"1d/timestamps/c/0"}
-    del store._root
+    del store._zarr_store
     assert store.read().equals(bars)
 
 
