@@ -364,6 +364,8 @@ class BarStore:
         docs = fetch_objects(store, [f"{p}/zarr.json" for p in paths])
         if docs[0] is None:
             self._group(session, frequency)  # raises the error that lists the frequencies present
+            raise StoreError(f"{self.uri}: the group {freq!r} has no readable zarr.json in snapshot "
+                             f"{session.snapshot_id}; the store is damaged")
         lacking = [n for n, doc in zip(names, docs[1:], strict=True) if doc is None]
         if lacking:
             raise StoreError(f"{self.uri}: frequency {freq!r} has no {', '.join(lacking)} array(s) in snapshot "
