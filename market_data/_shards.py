@@ -22,6 +22,8 @@ caller falls back to Zarr. Round trips in both directions are tested against Zar
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,9 +141,6 @@ class IndexCache:
     """
 
     def __init__(self, max_entries: int = 4096) -> None:
-        import threading
-        from collections import OrderedDict
-
         self._d: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
         self.max_entries = max_entries

@@ -208,7 +208,7 @@ class BarStore:
         self.uri = uri
         self.path = path
         self.lock_timeout = lock_timeout
-        # (snapshot id, frequency, root opener) -> _FrequencyView; snapshots are immutable, so an
+        # (snapshot id, frequency, Zarr-store seam) -> _FrequencyView; snapshots are immutable, so an
         # opened view (Zarr metadata, symbols, timestamps) stays valid; bounded LRU
         self._views: OrderedDict[tuple, _FrequencyView] = OrderedDict()
         self._views_lock = threading.Lock()
@@ -356,7 +356,7 @@ class BarStore:
         import json
 
         import zarr
-        from zarr.core.group import _build_metadata_v3, _build_node
+        from zarr.core.group import AsyncGroup, _build_metadata_v3, _build_node
 
         freq = canonical_frequency(frequency)
         store = self._zarr_store(session)
@@ -379,8 +379,7 @@ class BarStore:
                 raise StoreError(f"{self.uri}: the Zarr metadata of {p!r} is unreadable ({exc}); the store is "
                                  "damaged") from None
         group, *arrays = nodes
-        if not isinstance(group, zarr.core.group.AsyncGroup) or any(
-                isinstance(a, zarr.core.group.AsyncGroup) for a in arrays):
+        if not isinstance(group, AsyncGroup) or any(isinstance(a, AsyncGroup) for a in arrays):
             raise StoreError(f"{self.uri}: {freq!r} is not laid out as a bar store frequency (a group of arrays)")
         return zarr.Group(group), {n: zarr.Array(a) for n, a in zip(names, arrays, strict=True)}
 
@@ -578,7 +577,7 @@ class BarStore:
             self._create_group(root, freq)
         group = root[freq]
         stored: list[str] = list(group.attrs["symbols"])
-        E = _read_timestamps(group)
+        E = _read_timestamps(group["timestamps"])
         B = bars.timestamps
         new_syms = [s for s in bars.symbols if s not in stored]
         all_syms = stored + new_syms
@@ -738,8 +737,8 @@ def _divisors(arr: Any, cols: np.ndarray) -> np.ndarray | None:
     return None if held is None else _ticks.divisors(held[cols])
 
 
-def _read_timestamps(group_or_array: Any) -> np.ndarray:
-    arr = group_or_array["timestamps"] if hasattr(group_or_array, "groups") else group_or_array
+def _read_timestamps(arr: Any) -> np.ndarray:
+    """All of a frequency's ``timestamps`` array (one batched fetch for our layout, else Zarr)."""
     got = read_vector(arr)
     return arr[:] if got is None else got
 
