@@ -52,7 +52,8 @@ from harness.errors import ConfigError, InputError, ParamError
 from strategies.params import Config, param
 
 __all__ = ["ExperimentSpec", "DataSpec", "StrategySpec", "CVSpec", "OptimizeSpec", "load_experiment",
-           "run_experiment", "ExperimentRun"]
+           "run_experiment", "ExperimentRun", "experiment_from_raw", "build_table", "read_spec_file",
+           "parse_spec_text", "regime_parts"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 
@@ -139,13 +140,14 @@ class ExperimentSpec(Config):
     cv: object = param(None, doc="[cv] table")
     optimize: object = param(None, doc="[optimize] table")
     costs: object = param(None, doc="[costs] table: BacktestConfig fields")
+    regime: object = param(None, doc="[regime] table: detector, its params, [regime.trigger] (see harness.regime)")
 
 
 @dataclass(frozen=True)
 class Experiment:
     """A parsed experiment: its typed parts plus the file it came from."""
 
-    path: Path
+    path: Path | None
     name: str
     description: str
     data: DataSpec
@@ -155,50 +157,104 @@ class Experiment:
     costs: Any  # BacktestConfig
     spec_hash: str
     raw: dict[str, Any]
+    regime: dict[str, Any] | None = None  # the [regime] table as written (validated)
+
+
+def read_spec_file(path: str | Path, *, kind: str = "experiment") -> tuple[Path, bytes, dict[str, Any]]:
+    """``(path, bytes, parsed TOML)`` of a spec file; a missing file or bad TOML is a :class:`ConfigError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{kind} file {path} does not exist")
+    text = path.read_bytes()
+    return path, text, parse_spec_text(text, source=str(path))
+
+
+def parse_spec_text(text: bytes | str, *, source: str) -> dict[str, Any]:
+    """The parsed TOML of a spec's text; errors name ``source`` (a file or a registry entry)."""
+    try:
+        return tomllib.loads(text.decode() if isinstance(text, bytes) else text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+
+
+def build_table(cls: type, source: str, table: str | None, data: Any) -> Any:
+    """``cls(**data)`` for the table ``[table]`` of ``source``; errors name the source, table and key."""
+    where = f"{source}: [{table}]" if table else f"{source}:"
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a table, got {data!r}")
+    try:
+        return cls(**data)
+    except ParamError as exc:
+        raise ConfigError(f"{where} {exc}") from None
+
+
+def regime_parts(table: dict[str, Any] | None, source: str, symbols: Any = None) -> tuple[Any, Any, str | None]:
+    """``(detector, trigger policy, watched symbol)`` of a ``[regime]`` table (validated).
+
+    ``symbol`` (optional) names the symbol whose returns the detector watches; it must be
+    one of ``symbols`` when those are given, and defaults to the first of them.
+    """
+    from harness import regime
+
+    cfg = dict(table or {})
+    symbol = cfg.pop("symbol", None)
+    if symbol is not None and not isinstance(symbol, str):
+        raise ConfigError(f"{source}: [regime] symbol must be a symbol name, got {symbol!r}")
+    if symbols:
+        if symbol is None:
+            symbol = symbols[0]
+        elif symbol not in symbols:
+            raise ConfigError(f"{source}: [regime] symbol {symbol!r} is not one of [data] symbols {list(symbols)}")
+    trig = cfg.get("trigger")
+    if trig is not None and not isinstance(trig, dict):
+        raise ConfigError(f"{source}: [regime] trigger must be a table ([regime.trigger]), got {trig!r}")
+    try:
+        detector = regime.from_config(cfg)
+    except InputError as exc:
+        raise ConfigError(f"{source}: [regime] {exc}") from None
+    try:
+        policy = regime.trigger_from_config(cfg)
+    except InputError as exc:
+        raise ConfigError(f"{source}: [regime.trigger] {exc}") from None
+    return detector, policy, symbol
 
 
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment TOML file (errors name the file, table and key)."""
+    path, text, raw = read_spec_file(path)
+    return experiment_from_raw(raw, text, path=path, source=str(path), top=ExperimentSpec)
+
+
+def experiment_from_raw(raw: dict[str, Any], text: bytes, *, path: Path | None, source: str,
+                        top: type = None, default_name: str | None = None) -> Experiment:
+    """The typed :class:`Experiment` of a parsed spec (``top`` validates the top level)."""
     from harness.engine import BacktestConfig
 
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"experiment file {path} does not exist")
-    text = path.read_bytes()
-    try:
-        raw = tomllib.loads(text.decode())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-
-    def build(cls, table: str | None, data: Any):
-        where = f"{path}: [{table}]" if table else f"{path}:"
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"{where} must be a table, got {data!r}")
-        try:
-            return cls(**data)
-        except ParamError as exc:
-            raise ConfigError(f"{where} {exc}") from None
-
-    top = build(ExperimentSpec, None, raw)
-    if top.strategy is None:
-        raise ConfigError(f"{path}: the [strategy] table is required (with name = \"...\")")
-    name = top.name or path.stem
+    top_spec = build_table(top or ExperimentSpec, source, None, raw)
+    if top_spec.strategy is None:
+        raise ConfigError(f"{source}: the [strategy] table is required (with name = \"...\")")
+    name = top_spec.name or default_name or (path.stem if path is not None else "")
     if not _NAME.match(name):
-        raise ConfigError(f"{path}: experiment name {name!r} must match [A-Za-z0-9][A-Za-z0-9_.-]* "
+        raise ConfigError(f"{source}: experiment name {name!r} must match [A-Za-z0-9][A-Za-z0-9_.-]* "
                           "(it becomes a folder name)")
-    cv = build(CVSpec, "cv", top.cv)
+    cv = build_table(CVSpec, source, "cv", top_spec.cv)
     try:
         cv.splitter()
     except InputError as exc:
-        raise ConfigError(f"{path}: [cv] {exc}") from None
+        raise ConfigError(f"{source}: [cv] {exc}") from None
+    data = build_table(DataSpec, source, "data", top_spec.data)
+    if top_spec.regime is not None:
+        if not isinstance(top_spec.regime, dict):
+            raise ConfigError(f"{source}: [regime] must be a table, got {top_spec.regime!r}")
+        regime_parts(top_spec.regime, source, list(data.symbols) if data.symbols else None)
     return Experiment(
-        path=path, name=name, description=top.description,
-        data=build(DataSpec, "data", top.data), strategy=build(StrategySpec, "strategy", top.strategy),
-        cv=cv, optimize=build(OptimizeSpec, "optimize", top.optimize),
-        costs=build(BacktestConfig, "costs", top.costs),
-        spec_hash=hashlib.sha256(text).hexdigest(), raw=raw,
+        path=path, name=name, description=top_spec.description,
+        data=data, strategy=build_table(StrategySpec, source, "strategy", top_spec.strategy),
+        cv=cv, optimize=build_table(OptimizeSpec, source, "optimize", top_spec.optimize),
+        costs=build_table(BacktestConfig, source, "costs", top_spec.costs),
+        spec_hash=hashlib.sha256(text).hexdigest(), raw=raw, regime=top_spec.regime,
     )
 
 

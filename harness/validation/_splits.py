@@ -347,6 +347,13 @@ def make_splitter(scheme: str, options: dict[str, Any]) -> Splitter:
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise InputError(f"cv scheme {key!r} has no option {unknown[0]!r}; options: {', '.join(sorted(allowed))}")
+    import dataclasses
+
+    required = [f.name for f in dataclasses.fields(cls)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [f for f in required if f not in options]
+    if missing:
+        raise InputError(f"cv scheme {key!r} needs {' and '.join(missing)} (e.g. train = \"2y\", test = \"6m\")")
     return cls(**options)
 
 
