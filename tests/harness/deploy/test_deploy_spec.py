@@ -107,14 +107,24 @@ def test_the_deployment_table_is_required_and_a_missing_file_is_named(tmp_path):
         load_deployment(_write(tmp_path, "[deployment\n"))
 
 
-def test_owner_tables_are_validated_by_their_owner_or_refused_when_it_is_missing(tmp_path):
-    import importlib.util
+def _owner(module: str, attr: str):
+    import importlib
 
-    for table, module in (("gate", "harness.gate"), ("paper", "harness.paper"), ("monitor", "harness.monitor")):
-        path = _write(tmp_path, SPEC + f"\n[{table}]\nno_such_key_anywhere = 1\n")
-        with pytest.raises(ConfigError, match=rf"{path}: \[{table}\] .*no_such_key_anywhere"
-                           if importlib.util.find_spec(module) else rf"\[{table}\] is validated by {module}"):
-            load_deployment(path)
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError):
+        return None
+
+
+@pytest.mark.parametrize(("table", "module", "attr"), [("gate", "harness.gate", "GatePolicy"),
+                                                       ("paper", "harness.paper", "PaperConfig"),
+                                                       ("monitor", "harness.monitor", "MonitorConfig")])
+def test_owner_tables_are_validated_by_their_owner_or_refused_when_it_is_missing(tmp_path, table, module, attr):
+    path = _write(tmp_path, SPEC + f"\n[{table}]\nno_such_key_anywhere = 1\n")
+    expected = rf"{path}: \[{table}\] .*no_such_key_anywhere" if _owner(module, attr) \
+        else rf"\[{table}\] is validated by {module}.{attr}"
+    with pytest.raises(ConfigError, match=expected):
+        load_deployment(path)
 
 
 def test_retrain_defaults_and_timeout_units():
