@@ -22,6 +22,7 @@ caller falls back to Zarr. Round trips in both directions are tested against Zar
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -329,10 +330,13 @@ def read_blocks(store: Any, specs: list[ShardSpec], r0: int, r1: int, cols: np.n
                     out[lo - r0:hi - r0, dest] = from_ticks(tmp[lo - c_lo:hi - c_lo], div)
         return out
 
-    if len(specs) == 1 or cols.size * (r1 - r0) < 1_000_000:  # small reads: threads cost more than they save
-        return [decode(a) for a in range(len(specs))]
-    with ThreadPoolExecutor(len(specs)) as pool:
-        return list(pool.map(decode, range(len(specs))))
+    try:
+        if len(specs) == 1 or cols.size * (r1 - r0) < 1_000_000:  # small reads: threads cost more than they save
+            return [decode(a) for a in range(len(specs))]
+        with ThreadPoolExecutor(len(specs)) as pool:
+            return list(pool.map(decode, range(len(specs))))
+    finally:  # when one array fails to decode, the others' fetches still finish before the error leaves
+        concurrent.futures.wait(fetches)
 
 
 def _read_plan(spec: ShardSpec, r0: int, r1: int, cols: np.ndarray) -> list:

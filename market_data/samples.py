@@ -22,12 +22,34 @@ import numpy as np
 from market_data.bars import Bars
 from market_data.errors import InputError
 
-__all__ = ["available", "load", "load_group", "write_samples", "GROUPS"]
+__all__ = ["available", "install_hint", "load", "load_group", "write_samples", "GROUPS"]
 
 _INDICES = ("SPX", "NASDAQ")
 _STOCKS = ("AAPL", "IBM", "MSFT", "GOOG")
 #: Sample groups: symbols that share a calendar and load together.
 GROUPS = {"indices": _INDICES, "stocks": _STOCKS}
+
+
+def install_hint() -> str:
+    """The command that installs the ``samples`` extra here.
+
+    ``pip install -e '<checkout>[samples]'`` when the project is an editable install from a
+    checkout (``make demo``), else ``pip install 'regime-harness[samples]'``.
+    """
+    import json
+    from importlib import metadata
+
+    try:
+        direct = metadata.distribution("regime-harness").read_text("direct_url.json")
+        info = json.loads(direct) if direct else {}
+    except (metadata.PackageNotFoundError, ValueError):
+        info = {}
+    url = info.get("url", "")
+    if info.get("dir_info", {}).get("editable") and url.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        return f"pip install -e '{unquote(urlparse(url).path)}[samples]'"
+    return "pip install 'regime-harness[samples]'"
 
 
 def _has_stocks() -> bool:
@@ -47,7 +69,7 @@ def load(name: str) -> Bars:
     if key in _STOCKS:
         return _stocks().select(key).between(*_listing(key))
     raise InputError(f"unknown sample {name!r}; available: {', '.join(available())}"
-                     + ("" if _has_stocks() else " (install the 'samples' extra for AAPL, IBM, MSFT, GOOG)"))
+                     + ("" if _has_stocks() else f" (for AAPL, IBM, MSFT, GOOG: {install_hint()})"))
 
 
 def load_group(group: str) -> Bars:
@@ -80,7 +102,7 @@ def _index(key: str) -> Bars:
 def _stocks() -> Bars:
     if not _has_stocks():
         raise InputError("the AAPL/IBM/MSFT/GOOG samples need the 'bokeh_sampledata' package: "
-                         "pip install 'regime-harness[samples]'")
+                         + install_hint())
     import os
 
     import bokeh_sampledata

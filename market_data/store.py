@@ -110,12 +110,14 @@ class StoreLayout(Config):
 class _FrequencyView:
     """One frequency group of one snapshot, opened: what every read needs before touching bars.
 
-    The timestamps may still be in flight when the view is made (``pending``: a future of
-    them): a read of whole histories needs only their count to plan its fetches, so it
-    fetches them together with the bars and waits for them at the end.
+    A read of whole histories needs only the timestamps' count to plan its fetches, so it
+    starts their fetch (:meth:`prefetch`, a future on Zarr's I/O loop) before it fetches the
+    bars and waits for it at the end. The read that starts a fetch always waits for it
+    (:meth:`settle` on its error path): no task outlives the read, because a task still
+    pending when the interpreter exits and Zarr closes its loop is "destroyed but pending".
     """
 
-    def __init__(self, *, name: str, symbols: tuple[str, ...], n_rows: int, pending: Any, reread: Any,
+    def __init__(self, *, name: str, symbols: tuple[str, ...], n_rows: int, start_fetch: Any, reread: Any,
                  fields: dict[str, Any], indexes: IndexCache) -> None:
         self.name = name
         self.symbols = symbols
@@ -124,10 +126,25 @@ class _FrequencyView:
         self.fields = fields
         #: parsed shard indexes by object key (immutable within a snapshot)
         self.indexes = indexes
-        self._pending = pending  # a future of the timestamps, or None
+        self._start_fetch = start_fetch  # () -> a future of the timestamps, or None for other layouts
+        self._pending: Any = None  # that future while it is in flight
         self._reread = reread  # reads them synchronously: without a future, or after it failed
         self._timestamps: np.ndarray | None = None
         self._lock = threading.Lock()
+
+    def prefetch(self) -> None:
+        """Start fetching the timestamps in the background, unless they are here or on their way."""
+        with self._lock:
+            if self._timestamps is None and self._pending is None:
+                self._pending = self._start_fetch()
+
+    def settle(self) -> None:
+        """Wait until no fetch of the timestamps is in flight (its outcome is kept for the next access)."""
+        pending = self._pending
+        if pending is not None:
+            import concurrent.futures
+
+            concurrent.futures.wait([pending])
 
     @property
     def timestamps(self) -> np.ndarray:
@@ -333,9 +350,9 @@ class BarStore:
                 return view
         group, arrays = self._open_arrays(session, frequency, ("timestamps", *FIELDS))
         ts_array = arrays["timestamps"]
-        future = submit_read_vector(ts_array)  # in flight while the caller plans and fetches bars
         view = _FrequencyView(name=group.basename, symbols=tuple(group.attrs["symbols"]), n_rows=int(ts_array.shape[0]),
-                              pending=future, reread=lambda: _read_timestamps(ts_array),
+                              start_fetch=lambda: submit_read_vector(ts_array),
+                              reread=lambda: _read_timestamps(ts_array),
                               fields={f: arrays[f] for f in FIELDS}, indexes=IndexCache(1024))
         with self._views_lock:
             self._views[key] = view
@@ -403,15 +420,19 @@ class BarStore:
                 if s not in index:
                     raise InputError(f"symbol {s!r} is not in the store at frequency {view.name!r}"
                                      f"{_did_you_mean(s, stored)}; ingest it first (e.g. `harness data samples`)")
-        # whole histories need only the number of bars: their timestamps arrive while the bars are fetched
-        lo = 0 if start is None else int(np.searchsorted(view.timestamps, to_ns(start, name="start"), "left"))
-        hi = view.n_rows if end is None else int(np.searchsorted(view.timestamps, to_ns(end, name="end"), "right"))
-        hi = max(lo, hi)
-        cols = np.asarray([index[s] for s in wanted], dtype=np.intp) if symbols is not None \
-            else np.arange(len(stored))
-        arrays = dict(zip(FIELDS, _read_rects([view.fields[f] for f in FIELDS], lo, hi, cols, view.indexes),
-                          strict=True))
-        ts = view.timestamps[lo:hi]
+        if start is None and end is None:
+            view.prefetch()  # whole histories need only the number of bars: timestamps arrive meanwhile
+        try:
+            lo = 0 if start is None else int(np.searchsorted(view.timestamps, to_ns(start, name="start"), "left"))
+            hi = view.n_rows if end is None else int(np.searchsorted(view.timestamps, to_ns(end, name="end"), "right"))
+            hi = max(lo, hi)
+            cols = np.asarray([index[s] for s in wanted], dtype=np.intp) if symbols is not None \
+                else np.arange(len(stored))
+            arrays = dict(zip(FIELDS, _read_rects([view.fields[f] for f in FIELDS], lo, hi, cols, view.indexes),
+                              strict=True))
+            ts = view.timestamps[lo:hi]
+        finally:
+            view.settle()  # a fetch this read started never outlives it, error or not
         if wanted and ts.size:
             keep = ~np.all(np.isnan(arrays["close"]), axis=1)
             if not keep.all():

@@ -139,14 +139,17 @@ def tag_cmd(
 @data_app.command("samples")
 def samples_cmd() -> None:
     """Ingest the real sample data shipped with installed packages (SPX, NASDAQ; AAPL, IBM, MSFT, GOOG)."""
+    from rich.markup import escape
+
     from market_data import samples
 
     console = _console()
     for g in samples.write_samples(_store(create=True)):
         names = ", ".join(g["symbols"])
         if g["status"] == "unavailable":
+            # escaped: rich would take "[samples]" for a markup tag and print nothing of it
             console.print(f"[yellow]{g['group']}[/]: not installed ({names}); "
-                          "pip install 'regime-harness[samples]' for them")
+                          f"{escape(samples.install_hint())} for them")
         elif g["status"] == "present":
             console.print(f"{g['group']}: {names} already in the store")
         else:

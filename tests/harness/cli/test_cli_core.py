@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 
 def test_help_lists_the_commands(run_cli):
@@ -48,9 +51,83 @@ def test_home_option_overrides_the_environment(run_cli, tmp_path):
     assert proc.returncode == 0 and str(other) in proc.stdout.replace("\n", "")
 
 
-def test_unknown_command_exits_non_zero(run_cli):
-    proc = run_cli("no-such-command")
-    assert proc.returncode != 0 and "No such command" in proc.stderr
+def test_the_declared_only_runner_blocks_what_is_merely_installed(run_declared, declared_modules_file):
+    """The runner really refuses an installed module outside the declared closure (pytest, a dev
+    extra) and lets a declared one through, so the tests below see what a fresh venv sees."""
+    import json
+
+    listing = json.loads(declared_modules_file.read_text())
+    assert "pytest" in listing["blocked"] and "numpy" in listing["allowed"] and "typer" in listing["allowed"]
+    assert "backtesting" in listing["blocked"] and "bokeh_sampledata" in listing["blocked"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("nosuchcmd",), "No such command 'nosuchcmd'"),
+    (("backtest", "--bogus"), "No such option: --bogus"),
+    (("backtest", "--fee-rate", "abc"), "Invalid value for '--fee-rate'"),
+    (("sweep", "--top", "1.5"), "Invalid value for '--top'"),
+    (("data", "info"), "Missing argument"),
+    (("data", "tag"), "Missing argument"),
+    (("data", "nosuch"), "No such command 'nosuch'"),
+], ids=["command", "option", "float-type", "int-type", "argument", "argument-2", "subcommand"])
+def test_a_usage_error_prints_the_usage_and_exits_2_without_a_traceback(run_declared, args, message):
+    proc = run_declared(*args)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert proc.stderr.lstrip().startswith("Usage: harness"), proc.stderr
+    assert message in proc.stderr and "--help' for help" in proc.stderr
+
+
+@pytest.mark.parametrize("args", [(), ("--help",), ("data",)], ids=["bare", "help", "bare-group"])
+def test_bare_harness_and_help_print_the_help_and_exit_0(run_declared, args):
+    proc = run_declared(*args)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert "Usage: harness" in proc.stdout
+    for cmd in (("version", "doctor", "backtest") if not args or args == ("--help",) else ("samples", "ingest")):
+        assert cmd in proc.stdout
+
+
+def test_version_and_doctor_run_on_the_declared_dependencies_alone(run_declared):
+    for args in (("version",), ("doctor",)):
+        proc = run_declared(*args)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stdout + proc.stderr
+
+
+_APP = ("import sys, time, typer; from harness.cli import app, main\n"
+        "@app.command('exit3')\n"
+        "def exit3():\n"
+        "    raise typer.Exit(3)\n"
+        "@app.command('exit0')\n"
+        "def exit0():\n"
+        "    raise typer.Exit()\n"
+        "@app.command('sleepy')\n"
+        "def sleepy():\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(60)\n"
+        "sys.exit(main(sys.argv[1:]))\n")
+
+
+@pytest.mark.parametrize(("command", "code"), [("exit3", 3), ("exit0", 0)])
+def test_typer_exit_gives_its_code(tmp_path, command, code):
+    proc = subprocess.run([sys.executable, "-c", _APP, command], capture_output=True, text=True,
+                          env={**os.environ, "HARNESS_HOME": str(tmp_path)}, timeout=120)
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_ctrl_c_exits_130_without_a_traceback(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", _APP, "sleepy"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "HARNESS_HOME": str(tmp_path)})
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in out + err and err.strip() == "interrupted"
 
 
 def test_harness_errors_print_one_line_without_traceback(tmp_path):

@@ -99,3 +99,35 @@ def test_demo_step_fills_the_home_store_once():
     assert "wrote SPX, NASDAQ" in first and ctx["data_snapshot"] in first
     assert "already there" in demo_step(ctx)
     assert load_bars("SPX").snapshot_id == ctx["data_snapshot"]
+
+
+def test_data_samples_names_the_samples_extra_when_the_stock_samples_are_missing(run_declared):
+    """Under the declared dependencies alone, bokeh_sampledata (the ``samples`` extra) is absent: the
+    hint must name the extra (rich once swallowed ``[samples]`` as a markup tag)."""
+    import re
+
+    proc = run_declared("data", "samples")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = " ".join(proc.stdout.split())
+    assert "stocks: not installed" in out
+    assert re.search(r"pip install (-e '\S+\[samples\]'|'regime-harness\[samples\]') for them", out), out
+
+
+def test_the_install_hint_names_the_extra_in_both_forms(monkeypatch):
+    import json
+    from importlib import metadata
+
+    from market_data import samples
+
+    class Dist:
+        def __init__(self, direct):
+            self.direct = direct
+
+        def read_text(self, name):
+            return self.direct
+
+    monkeypatch.setattr(metadata, "distribution", lambda name: Dist(json.dumps(
+        {"url": "file:///src/my%20checkout", "dir_info": {"editable": True}})))
+    assert samples.install_hint() == "pip install -e '/src/my checkout[samples]'"
+    monkeypatch.setattr(metadata, "distribution", lambda name: Dist(None))
+    assert samples.install_hint() == "pip install 'regime-harness[samples]'"
