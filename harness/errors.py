@@ -27,6 +27,16 @@ __all__ = [
     "ParamError",
     "ConfigError",
     "EnvironmentProblem",
+    "AuditError",
+    "AuditTornError",
+    "AuditTamperedError",
+    "RegistryError",
+    "UnknownDeploymentError",
+    "UnknownVersionError",
+    "UnknownAliasError",
+    "UnknownDecisionError",
+    "PromotionRefused",
+    "ArtifactHashMismatch",
 ]
 
 
@@ -36,3 +46,43 @@ class ConfigError(InputError):
 
 class EnvironmentProblem(HarnessError):
     """The environment cannot run the harness (home not writable, missing package...)."""
+
+
+class AuditError(StoreError):
+    """The audit trail cannot be appended to or read: it is torn, tampered with or unreadable."""
+
+
+class AuditTornError(AuditError):
+    """The audit trail ends in a torn line (a process was killed mid-append); `harness audit repair`."""
+
+
+class AuditTamperedError(AuditError):
+    """A record of the audit trail was edited, removed, inserted or reordered."""
+
+
+class RegistryError(StoreError):
+    """The MLflow tracking store or model registry cannot be reached, read or written."""
+
+
+class UnknownDeploymentError(InputError):
+    """A deployment name the registry does not know."""
+
+
+class UnknownVersionError(InputError):
+    """A model version number that a deployment does not have."""
+
+
+class UnknownAliasError(InputError):
+    """An alias (champion, challenger, previous) that is not set, or not a valid alias."""
+
+
+class UnknownDecisionError(InputError):
+    """A gate decision or approval id the registry does not know."""
+
+
+class PromotionRefused(HarnessError):
+    """A promotion without a passing gate decision (and approval, in governed mode) for that version."""
+
+
+class ArtifactHashMismatch(StoreError):
+    """A stored model artifact whose SHA-256 differs from the one registered with its version."""
