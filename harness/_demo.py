@@ -33,6 +33,12 @@ def _step_backtest(ctx: dict) -> str:
     return demo_step(ctx)
 
 
+def _step_report(ctx: dict) -> str:
+    from harness.report._demo import demo_step
+
+    return demo_step(ctx)
+
+
 def _step_sweep(ctx: dict) -> str:
     from harness.sweep._demo import demo_step
 
@@ -61,6 +67,7 @@ STEPS: list[tuple[str, Callable[[dict], str]]] = [
     ("environment", _step_environment),
     ("bar store: sample data into the home store", _step_data),
     ("backtest: SMA crossover on the S&P 500 sample", _step_backtest),
+    ("report: the backtest as one HTML page", _step_report),
     ("parameter sweep: fused Numba grid over SMA windows", _step_sweep),
     ("walk-forward optimisation (Optuna) with DSR and PBO", _step_optimize),
     ("volatility regimes (default detector) on the S&P 500 sample", _step_regime),
