@@ -44,7 +44,8 @@ from strategies.indicators.nb import scale_by_active_nb, zscore_1d_nb
 from strategies.params import Params as _Params
 from strategies.params import param
 
-__all__ = ["name", "Params", "search_space", "warmup", "kernel", "target_weights", "max_leverage"]
+__all__ = ["name", "Params", "search_space", "warmup", "kernel", "target_weights", "max_leverage",
+           "inputs"]
 
 name = "bollinger_reversion"
 
@@ -111,3 +112,15 @@ def kernel(open, high, low, close, volume, p, out):  # noqa: A002 - protocol arg
 def target_weights(bars: Bars, params: Params | dict | None = None) -> np.ndarray:
     """``(T, N)`` target weights; row ``t`` uses bars up to ``t``."""
     return run_kernel(kernel, bars, coerce_params(Params, params))
+
+
+def inputs(bars: Bars, params: Params | dict | None = None):
+    """The strategy's inputs (:mod:`strategies.inputs`): the common ones plus ``zscore``,
+    the rolling z-score of the close that the signal kernel trades on (same kernel,
+    window and ``ddof=0``)."""
+    from strategies.indicators.nb import zscore_nb
+    from strategies.inputs import Inputs, base_inputs
+
+    p = coerce_params(Params, params)
+    own = Inputs.from_arrays(bars, ("zscore",), [zscore_nb(bars.close, p.window, p.window, 0)])
+    return base_inputs(bars).join(own)

@@ -40,7 +40,8 @@ from strategies.indicators.nb import rolling_max_1d_nb, rolling_min_1d_nb, scale
 from strategies.params import Params as _Params
 from strategies.params import param
 
-__all__ = ["name", "Params", "search_space", "warmup", "kernel", "target_weights", "max_leverage"]
+__all__ = ["name", "Params", "search_space", "warmup", "kernel", "target_weights", "max_leverage",
+           "inputs"]
 
 name = "donchian_breakout"
 
@@ -108,3 +109,21 @@ def kernel(open, high, low, close, volume, p, out):  # noqa: A002 - protocol arg
 def target_weights(bars: Bars, params: Params | dict | None = None) -> np.ndarray:
     """``(T, N)`` target weights; row ``t`` uses bars up to ``t``."""
     return run_kernel(kernel, bars, coerce_params(Params, params))
+
+
+def inputs(bars: Bars, params: Params | dict | None = None):
+    """The strategy's inputs (:mod:`strategies.inputs`): the common ones plus the close
+    against the previous bars' channels the signal kernel compares it with:
+    ``entry_high_gap = close / entry-bar high - 1``, ``entry_low_gap``, ``exit_high_gap``,
+    ``exit_low_gap`` (a long entry is ``entry_high_gap > 0``)."""
+    from strategies.indicators.nb import donchian_nb
+    from strategies.inputs import Inputs, base_inputs, lagged, ratio_minus_one
+
+    p = coerce_params(Params, params)
+    up_in, lo_in = donchian_nb(bars.high, bars.low, p.entry, p.entry)
+    up_out, lo_out = donchian_nb(bars.high, bars.low, p.exit, p.exit)
+    c = bars.close
+    own = Inputs.from_arrays(bars, ("entry_high_gap", "entry_low_gap", "exit_high_gap", "exit_low_gap"),
+                             [ratio_minus_one(c, lagged(up_in, 1)), ratio_minus_one(c, lagged(lo_in, 1)),
+                              ratio_minus_one(c, lagged(up_out, 1)), ratio_minus_one(c, lagged(lo_out, 1))])
+    return base_inputs(bars).join(own)

@@ -42,7 +42,8 @@ from strategies.indicators.nb import rolling_mean_1d_nb, scale_by_active_nb
 from strategies.params import Params as _Params
 from strategies.params import param
 
-__all__ = ["name", "Params", "search_space", "warmup", "kernel", "target_weights", "max_leverage"]
+__all__ = ["name", "Params", "search_space", "warmup", "kernel", "target_weights", "max_leverage",
+           "inputs"]
 
 name = "sma_reversal"
 
@@ -99,3 +100,19 @@ def kernel(open, high, low, close, volume, p, out):  # noqa: A002 - protocol arg
 def target_weights(bars: Bars, params: Params | dict | None = None) -> np.ndarray:
     """``(T, N)`` target weights; row ``t`` uses bars up to ``t``."""
     return run_kernel(kernel, bars, coerce_params(Params, params))
+
+
+def inputs(bars: Bars, params: Params | dict | None = None):
+    """The strategy's inputs (:mod:`strategies.inputs`): the common ones plus
+    ``sma_fast_gap = close / fast SMA - 1``, ``sma_slow_gap = close / slow SMA - 1`` and
+    ``sma_spread = fast SMA / slow SMA - 1`` (the sign of the spread is the signal)."""
+    from strategies.indicators.nb import rolling_mean_nb
+    from strategies.inputs import Inputs, base_inputs, ratio_minus_one
+
+    p = coerce_params(Params, params)
+    fast = rolling_mean_nb(bars.close, p.fast, p.fast)
+    slow = rolling_mean_nb(bars.close, p.slow, p.slow)
+    own = Inputs.from_arrays(bars, ("sma_fast_gap", "sma_slow_gap", "sma_spread"),
+                             [ratio_minus_one(bars.close, fast), ratio_minus_one(bars.close, slow),
+                              ratio_minus_one(fast, slow)])
+    return base_inputs(bars).join(own)

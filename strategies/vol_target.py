@@ -46,7 +46,8 @@ from strategies.indicators.nb import rolling_std_1d_nb, scale_by_active_nb
 from strategies.params import Params as _Params
 from strategies.params import param
 
-__all__ = ["name", "Params", "search_space", "warmup", "kernel", "target_weights", "max_leverage"]
+__all__ = ["name", "Params", "search_space", "warmup", "kernel", "target_weights", "max_leverage",
+           "inputs"]
 
 name = "vol_target_momentum"
 
@@ -118,3 +119,20 @@ def kernel(open, high, low, close, volume, p, out):  # noqa: A002 - protocol arg
 def target_weights(bars: Bars, params: Params | dict | None = None) -> np.ndarray:
     """``(T, N)`` target weights; row ``t`` uses bars up to ``t``."""
     return run_kernel(kernel, bars, coerce_params(Params, params))
+
+
+def inputs(bars: Bars, params: Params | dict | None = None):
+    """The strategy's inputs (:mod:`strategies.inputs`): the common ones plus ``trend``
+    (the ``lookback``-bar simple return whose sign is the signal) and ``realised_vol``
+    (annualised sample std of ``vol_window`` simple returns, the sizing denominator),
+    with the signal kernel's formulas and kernel."""
+    from strategies.indicators.nb import rolling_std_nb
+    from strategies.inputs import Inputs, base_inputs, lagged, ratio_minus_one
+
+    p = coerce_params(Params, params)
+    c = bars.close
+    r = np.full(c.shape, np.nan)
+    r[1:] = c[1:] / c[:-1] - 1.0
+    vol = rolling_std_nb(r, p.vol_window, p.vol_window, 1) * np.sqrt(p.periods_per_year)
+    own = Inputs.from_arrays(bars, ("trend", "realised_vol"), [ratio_minus_one(c, lagged(c, p.lookback)), vol])
+    return base_inputs(bars).join(own)

@@ -43,7 +43,8 @@ from strategies._base import coerce_params, run_kernel
 from strategies.params import Params as _Params
 from strategies.params import param
 
-__all__ = ["name", "Params", "search_space", "warmup", "kernel", "target_weights", "max_leverage"]
+__all__ = ["name", "Params", "search_space", "warmup", "kernel", "target_weights", "max_leverage",
+           "inputs"]
 
 name = "xs_momentum"
 
@@ -128,3 +129,14 @@ def kernel(open, high, low, close, volume, p, out):  # noqa: A002 - protocol arg
 def target_weights(bars: Bars, params: Params | dict | None = None) -> np.ndarray:
     """``(T, N)`` target weights; row ``t`` uses bars up to ``t``."""
     return run_kernel(kernel, bars, coerce_params(Params, params))
+
+
+def inputs(bars: Bars, params: Params | dict | None = None):
+    """The strategy's inputs (:mod:`strategies.inputs`): the common ones plus ``momentum``,
+    the ranking return ``close[t - skip] / close[t - lookback] - 1``."""
+    from strategies.inputs import Inputs, base_inputs, lagged, ratio_minus_one
+
+    p = coerce_params(Params, params)
+    c = bars.close
+    own = Inputs.from_arrays(bars, ("momentum",), [ratio_minus_one(lagged(c, p.skip), lagged(c, p.lookback))])
+    return base_inputs(bars).join(own)

@@ -26,7 +26,7 @@ from strategies.ml.params import MLPParams
 from strategies.ml.train import _as_params
 from strategies.ml.train import fit as _fit
 
-__all__ = ["name", "Params", "search_space", "warmup", "kernel", "trainable", "fit", "target_weights",
+__all__ = ["name", "Params", "search_space", "warmup", "kernel", "trainable", "fit", "target_weights", "inputs",
            "max_leverage"]
 
 name = "mlp"
@@ -84,3 +84,16 @@ def target_weights(bars: Bars, params: MLPParams | None = None) -> np.ndarray:
     start = max(0, w - model.window + 1)  # enough history for the first traded bar's features
     out[w:] = model.target_weights(bars[start:])[w - start:]
     return out
+
+
+def inputs(bars: Bars, params: MLPParams | None = None):
+    """The model's inputs (:mod:`strategies.inputs`): its features, from
+    :func:`strategies.ml.features.compute_features`, the function training and inference
+    read (names :data:`strategies.ml.FEATURE_NAMES`)."""
+    from strategies.inputs import Inputs
+    from strategies.ml.features import FEATURE_NAMES, compute_features
+
+    _as_params(params)
+    if not isinstance(bars, Bars):
+        raise InputError(f"inputs expects market_data.Bars, got {type(bars).__name__}")
+    return Inputs(tuple(FEATURE_NAMES), compute_features(bars), np.asarray(bars.timestamps), tuple(bars.symbols))
