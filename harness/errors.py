@@ -37,6 +37,10 @@ __all__ = [
     "UnknownDecisionError",
     "PromotionRefused",
     "ArtifactHashMismatch",
+    "LedgerError",
+    "LedgerMismatchError",
+    "NoChampionError",
+    "RunnerBusyError",
 ]
 
 
@@ -86,3 +90,20 @@ class PromotionRefused(HarnessError):
 
 class ArtifactHashMismatch(StoreError):
     """A stored model artifact whose SHA-256 differs from the one registered with its version."""
+
+
+# --------------------------------------------------------------------- paper trading
+class LedgerError(HarnessError):
+    """A paper ledger is unreadable, damaged or not a ledger (the message names the file)."""
+
+
+class LedgerMismatchError(LedgerError, InputError):
+    """A paper ledger belongs to another deployment (or another universe of symbols)."""
+
+
+class NoChampionError(InputError):
+    """A deployment has no champion to paper-trade (run ``harness deploy`` first)."""
+
+
+class RunnerBusyError(HarnessError):
+    """Another paper runner of the same deployment holds its lock."""
