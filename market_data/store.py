@@ -38,11 +38,12 @@ import contextlib
 import errno
 import fcntl
 import os
+import random
 import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,11 @@ _TS_CHUNK = 131_072
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _SYMBOL_RE = re.compile(r"^[^\s\x00-\x1f/\\]{1,64}$")
 _COMMIT_TRIES = 3
+# Without a local writer lock (object storage: writers on other machines) every writer races on
+# Icechunk's optimistic commit; a loser replans on the new tip after a jittered, growing pause.
+_COMMIT_TRIES_UNLOCKED = 16
+_BACKOFF_S = 0.02
+_BACKOFF_MAX_S = 1.0
 _VIEW_CACHE = 8
 _VIEW_CACHE_BYTES = 256 * 2**20
 
@@ -202,15 +208,50 @@ def _quiet_icechunk() -> None:
         icechunk.set_logs_filter("error")
 
 
-def _storage(uri: str):
+def _s3_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Icechunk S3 settings from ``s3=`` (endpoint_url, region, allow_http, force_path_style, anonymous).
+
+    Unset options fall back to the environment: ``AWS_ENDPOINT_URL`` (an ``http://`` endpoint
+    also allows plain HTTP), ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` and
+    ``HARNESS_S3_PATH_STYLE=1``. Credentials always come from the environment (the usual
+    ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN``), never from
+    arguments, so they are not written into lineage or logs.
+    """
+    known = ("endpoint_url", "region", "allow_http", "force_path_style", "anonymous")
+    opts = dict(options or {})
+    unknown = sorted(set(opts) - set(known))
+    if unknown:
+        raise InputError(f"unknown S3 option {unknown[0]!r}; expected one of {', '.join(known)}")
+    endpoint = opts.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    region = opts.get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    allow_http = opts.get("allow_http")
+    if allow_http is None:
+        allow_http = bool(endpoint and endpoint.startswith("http://"))
+    path_style = opts.get("force_path_style")
+    if path_style is None:
+        path_style = os.environ.get("HARNESS_S3_PATH_STYLE", "").lower() in ("1", "true", "yes")
+    out: dict[str, Any] = {"region": region, "endpoint_url": endpoint, "allow_http": bool(allow_http),
+                           "force_path_style": bool(path_style)}
+    if opts.get("anonymous"):
+        out["anonymous"] = True
+    else:
+        out["from_env"] = True
+    return out
+
+
+def _storage(uri: str, s3: Mapping[str, Any] | None = None):
     import icechunk
 
     _quiet_icechunk()
+    if s3 and not uri.startswith("s3://"):
+        raise InputError(f"s3= options were given but {uri!r} is not an s3:// URI")
     if uri.startswith("memory://"):
         return icechunk.in_memory_storage(), None
     if uri.startswith("s3://"):
         bucket, _, prefix = uri[5:].partition("/")
-        return icechunk.s3_storage(bucket=bucket, prefix=prefix or None, from_env=True), None
+        if not bucket:
+            raise InputError(f"store URI {uri!r} names no bucket; expected s3://BUCKET/PREFIX")
+        return icechunk.s3_storage(bucket=bucket, prefix=prefix.strip("/") or None, **_s3_options(s3)), None
     if "://" in uri and not uri.startswith("file://"):
         raise InputError(f"unsupported store URI {uri!r}; expected a folder path, file://, s3:// or memory://")
     path = Path(uri.removeprefix("file://")).expanduser().absolute()
@@ -233,16 +274,21 @@ class BarStore:
     # ------------------------------------------------------------------ open
     @classmethod
     def open(cls, path_or_uri: str | os.PathLike[str], *, create: bool = False,
-             layout: StoreLayout | None = None, lock_timeout: float = 120.0) -> BarStore:
+             layout: StoreLayout | None = None, lock_timeout: float = 120.0,
+             s3: Mapping[str, Any] | None = None) -> BarStore:
         """Open the store at a folder (or ``s3://bucket/prefix``, ``memory://``).
 
         ``create=True`` creates an empty store when none exists (with ``layout`` or the
         default :class:`StoreLayout`); otherwise a missing store raises ``StoreError``.
+        ``s3`` sets object-storage options for ``s3://`` URIs: ``endpoint_url`` (an
+        S3-compatible server such as MinIO or moto), ``region``, ``allow_http``,
+        ``force_path_style`` and ``anonymous``; see :func:`_s3_options` for their
+        environment defaults. Credentials come from the environment only.
         """
         import icechunk
 
         uri = str(path_or_uri)
-        storage, path = _storage(uri)
+        storage, path = _storage(uri, s3)
         exists = icechunk.Repository.exists(storage) if path is None or path.exists() else False
         if not exists:
             if not create:
@@ -545,8 +591,11 @@ class BarStore:
         _check_write_args(message, on_conflict)
         _check_bars(bars)
         last: Exception | None = None
+        tries = _COMMIT_TRIES if self.path is not None else _COMMIT_TRIES_UNLOCKED
         with self._writer_lock():
-            for _ in range(_COMMIT_TRIES):
+            for attempt in range(tries):
+                if attempt and self.path is None:
+                    time.sleep(random.uniform(0.0, min(_BACKOFF_MAX_S, _BACKOFF_S * 2 ** attempt)))
                 session = self._repo.writable_session(_BRANCH)
                 summary = self._apply(session, bars, on_conflict)
                 meta = {**summary, **(metadata or {})}
@@ -557,7 +606,7 @@ class BarStore:
                     return session.commit(message, metadata=meta)
                 except icechunk.ConflictError as exc:
                     last = exc  # someone committed meanwhile: re-plan against the new tip
-        raise ConflictError(f"write {message!r} lost {_COMMIT_TRIES} races against concurrent writers "
+        raise ConflictError(f"write {message!r} lost {tries} races against concurrent writers "
                             f"({last}); nothing was written, try again")
 
     @contextlib.contextmanager

@@ -53,3 +53,115 @@ def stored_bars(harness_home: Path):
                 close=close, volume=np.full((T, N), 1e6), frequency="1d")
     home_store(create=True).write(bars, message="test bars")
     return bars
+
+
+# ----------------------------------------------------------------------------- services
+# PostgreSQL and a local S3 server (moto) for the scale-out tests. .ci/services starts
+# PostgreSQL; the S3 server is started here. A missing service skips the tests that need
+# it, naming the reason, except under CI=true, where it fails them.
+PG_URL_ENV = "HARNESS_TEST_PG_URL"
+PG_DEFAULT = "postgresql+psycopg2://harness:harness@127.0.0.1:5432/harness_test"
+
+
+def _missing_service(msg: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{msg} [CI=true: a missing service fails the run]")
+    pytest.skip(msg)
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """The SQLAlchemy URL of the test PostgreSQL database (``HARNESS_TEST_PG_URL`` or the .ci/services one)."""
+    url = os.environ.get(PG_URL_ENV, PG_DEFAULT)
+    try:
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        _missing_service(f"PostgreSQL is not reachable at {url} ({type(exc).__name__}); run `bash .ci/services` "
+                         f"or set {PG_URL_ENV}")
+    return url
+
+
+@pytest.fixture
+def pg_database(pg_url: str):
+    """A fresh, empty PostgreSQL database for one test (dropped afterwards); yields its URL."""
+    import uuid
+
+    import sqlalchemy
+
+    name = f"harness_t_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    url = sqlalchemy.engine.make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory):
+    """A moto S3 server on 127.0.0.1 for the session; yields its endpoint URL (fake credentials in env)."""
+    import socket
+    import time
+
+    try:
+        import moto.server  # noqa: F401  (moto[server] is a dev dependency)
+    except ImportError as exc:
+        _missing_service(f"moto[server] is not installed ({exc})")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                stdout=fh, stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                _missing_service(f"the moto S3 server did not start: {log.read_text()[-500:]}")
+            time.sleep(0.1)
+    try:
+        yield endpoint
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def s3_env(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Fake credentials and the moto endpoint in the environment (as a real deployment would set them)."""
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": s3_server,
+                       "HARNESS_S3_PATH_STYLE": "1"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    return s3_server
+
+
+@pytest.fixture
+def s3_bucket(s3_env: str) -> str:
+    """A fresh bucket on the moto server; yields its name."""
+    import uuid
+
+    import boto3
+
+    name = f"harness-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_env, region_name="us-east-1").create_bucket(Bucket=name)
+    return name

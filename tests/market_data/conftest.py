@@ -21,3 +21,12 @@ def _tree_digest(path: Path) -> str:
 @pytest.fixture
 def tree_digest() -> Callable[[Path], str]:
     return _tree_digest
+
+
+@pytest.fixture(params=["local", "s3"])
+def store_at(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[str], str]:
+    """Where to put a store, on each backend: a local folder, and a bucket on the moto S3 server."""
+    if request.param == "local":
+        return lambda name="store": str(tmp_path / name)
+    bucket = request.getfixturevalue("s3_bucket")
+    return lambda name="store": f"s3://{bucket}/{name}"

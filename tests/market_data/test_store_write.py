@@ -29,12 +29,14 @@ def make_bars(n_bars: int = 120, n_symbols: int = 4, seed: int = 0, **kw) -> Bar
     return bars
 
 
-def new_store(tmp_path: Path, layout: StoreLayout = SMALL) -> BarStore:
-    return BarStore.open(tmp_path / "store", create=True, layout=layout)
+def new_store(where, layout: StoreLayout = SMALL) -> BarStore:
+    """A new store in ``tmp_path`` (a Path) or wherever the ``store_at`` backend fixture says."""
+    uri = str(where / "store") if isinstance(where, Path) else where("store")
+    return BarStore.open(uri, create=True, layout=layout)
 
 
-def test_write_then_read_returns_identical_bars_and_names_the_snapshot(tmp_path):
-    store = new_store(tmp_path)
+def test_write_then_read_returns_identical_bars_and_names_the_snapshot(store_at):
+    store = new_store(store_at)
     bars = make_bars()
     sid = store.write(bars, message="first")
     back = store.read()
@@ -49,18 +51,18 @@ def test_open_missing_store_without_create_says_how_to_get_data(tmp_path):
         BarStore.open(tmp_path / "nothing")
 
 
-def test_appends_in_pieces_equal_one_write(tmp_path):
+def test_appends_in_pieces_equal_one_write(store_at):
     bars = make_bars(150, 3, seed=1)
-    store = new_store(tmp_path)
+    store = new_store(store_at)
     for lo, hi in ((0, 40), (40, 41), (41, 100), (100, 150)):
         store.write(bars[lo:hi], message=f"rows {lo}-{hi}")
     assert store.read().equals(bars)
     assert len(store.history()) == 4 + 2  # four writes, the store's creation, icechunk's root
 
 
-def test_new_symbols_widen_the_arrays_and_unlisted_bars_read_as_nan(tmp_path):
+def test_new_symbols_widen_the_arrays_and_unlisted_bars_read_as_nan(store_at):
     bars = make_bars(100, 5, seed=2)
-    store = new_store(tmp_path)
+    store = new_store(store_at)
     store.write(bars.select(["SYN0", "SYN1"]), message="two")
     late = bars.select(["SYN2", "SYN3", "SYN4"])[60:]  # listed at bar 60
     store.write(late, message="three more")
@@ -73,9 +75,9 @@ def test_new_symbols_widen_the_arrays_and_unlisted_bars_read_as_nan(tmp_path):
     assert only_late.n_bars == 40 and only_late.timestamps[0] == bars.timestamps[60]
 
 
-def test_bars_inserted_into_a_gap_keep_every_other_bar(tmp_path):
+def test_bars_inserted_into_a_gap_keep_every_other_bar(store_at):
     bars = make_bars(90, 3, seed=3)
-    store = new_store(tmp_path)
+    store = new_store(store_at)
     store.write(bars[:30], message="head")
     store.write(bars[60:], message="tail")
     store.write(bars[30:60], message="the gap")
@@ -95,9 +97,9 @@ def test_overlap_is_rejected_naming_the_first_overlapping_bar_and_nothing_change
     assert tree_digest(store.path) == before
 
 
-def test_replace_writes_a_correction_and_the_old_snapshot_stays_readable(tmp_path):
+def test_replace_writes_a_correction_and_the_old_snapshot_stays_readable(store_at):
     bars = make_bars(60, 2, seed=5)
-    store = new_store(tmp_path)
+    store = new_store(store_at)
     old = store.write(bars, message="original")
     fixed_close = bars.close.copy()
     fixed_close[10, 1] *= 1.01
@@ -114,9 +116,9 @@ def test_replace_writes_a_correction_and_the_old_snapshot_stays_readable(tmp_pat
     assert store.history()[0].metadata["replaced"] == 1
 
 
-def test_tags_name_snapshots_and_reads_by_tag_see_that_snapshot(tmp_path):
+def test_tags_name_snapshots_and_reads_by_tag_see_that_snapshot(store_at):
     bars = make_bars(40, 2, seed=6)
-    store = new_store(tmp_path)
+    store = new_store(store_at)
     first = store.write(bars[:20], message="a")
     assert store.tag("train-2024", first) == first
     store.write(bars[20:], message="b")
@@ -130,17 +132,17 @@ def test_tags_name_snapshots_and_reads_by_tag_see_that_snapshot(tmp_path):
         store.tag("bad name/with slash")
 
 
-def test_unknown_snapshot_or_tag_is_a_clear_error(tmp_path):
-    store = new_store(tmp_path)
+def test_unknown_snapshot_or_tag_is_a_clear_error(store_at):
+    store = new_store(store_at)
     store.write(make_bars(10, 1), message="x")
     store.tag("release-1")
     with pytest.raises(SnapshotNotFoundError, match="unknown snapshot or tag 'release-2'.*did you mean 'release-1'"):
         store.read(snapshot="release-2")
 
 
-def test_read_by_symbols_and_time_range(tmp_path):
+def test_read_by_symbols_and_time_range(store_at):
     bars = make_bars(100, 4, seed=7)
-    store = new_store(tmp_path)
+    store = new_store(store_at)
     store.write(bars, message="x")
     start, end = int(bars.timestamps[20]), int(bars.timestamps[49])
     got = store.read(["SYN3", "SYN1"], start=start, end=end)
@@ -151,8 +153,8 @@ def test_read_by_symbols_and_time_range(tmp_path):
         store.read(frequency="1h")
 
 
-def test_frequencies_live_in_separate_groups(tmp_path):
-    store = new_store(tmp_path)
+def test_frequencies_live_in_separate_groups(store_at):
+    store = new_store(store_at)
     daily = make_bars(30, 2, seed=8)
     hourly = make_bars(50, 2, seed=9, frequency="1h")
     store.write(daily, message="d")
@@ -177,7 +179,7 @@ def test_a_missing_frequency_or_a_damaged_frequency_group_is_a_clear_error(tmp_p
     assert BarStore.open(store.path).read(snapshot=first).equals(bars)
 
 
-def test_info_reports_first_last_count_and_gaps(tmp_path):
+def test_info_reports_first_last_count_and_gaps(store_at):
     bars = make_bars(50, 2, seed=10)
     close = bars.close.copy()
     fields = {f: getattr(bars, f).copy() for f in ("open", "high", "low", "close", "volume")}
@@ -185,7 +187,7 @@ def test_info_reports_first_last_count_and_gaps(tmp_path):
         f[20:23, 1] = np.nan  # a 3-bar halt of SYN1
     del close
     holed = Bars(timestamps=bars.timestamps, symbols=bars.symbols, **fields)
-    store = new_store(tmp_path)
+    store = new_store(store_at)
     store.write(holed, message="x")
     info = {i.symbol: i for i in store.info()}
     assert info["SYN0"].bars == 50 and info["SYN0"].gaps == 0
@@ -417,8 +419,8 @@ def test_layout_config_rejects_unknown_fields_and_bad_multiples():
         StoreLayout(chunk_bars=30, shard_bars=40)
 
 
-def test_write_refuses_bad_arguments(tmp_path):
-    store = new_store(tmp_path)
+def test_write_refuses_bad_arguments(store_at):
+    store = new_store(store_at)
     bars = make_bars(10, 1)
     with pytest.raises(InputError, match="commit message"):
         store.write(bars, message="  ")
@@ -432,9 +434,9 @@ def test_write_refuses_bad_arguments(tmp_path):
         store.write(weird, message="x")
 
 
-def test_transaction_commits_several_batches_as_one_snapshot(tmp_path):
+def test_transaction_commits_several_batches_as_one_snapshot(store_at):
     bars = make_bars(60, 2, seed=17)
-    store = new_store(tmp_path)
+    store = new_store(store_at)
     n = len(store.history())
     with store.transaction("batches") as tx:
         tx.write(bars[:30])
