@@ -265,6 +265,9 @@ class Runner:
         acks: dict[str, tuple[str, str, str]] = {}
         for r in intents:
             acks[r["client_order_id"]] = self._submit(r)
+        lost = [c for c, k in self._known.items() if k[0] == "submitted" and c not in acks]
+        for r in led.order_rows(lost) if lost else ():  # an earlier bar's answer never came: look up, resend
+            acks[r["client_order_id"]] = self._submit(r)
         if not fill_at_open:
             self.broker.on_bar(bar)
         updates, new_orders, fills, changed = self._poll(acks)

@@ -75,13 +75,16 @@ class PaperResult:
 
 def replay(bars: Bars, strategy: Any = None, params: Any = None, *, weights: Any = None,
            config: BacktestConfig = _DEFAULT, risk=None, deployment: str = "replay",
-           ledger_dir: str | Path | None = None, schedule: list | None = None, broker=None) -> PaperResult:
+           ledger_dir: str | Path | None = None, schedule: list | None = None, broker=None,
+           resume: bool = False, audit=None) -> PaperResult:
     """Run the paper runner over ``bars`` on a scratch ledger (see the module docstring).
 
     Exactly one of ``strategy`` / ``weights`` (as :func:`harness.backtest`). ``risk``: a
     :class:`~harness.paper.RiskLimits`. ``schedule``: champion swaps for a replay,
     ``[(from_time_ns, version, strategy_or_weights, params), ...]``. ``broker``: a broker
     wrapping the replay's SimBroker (a callable ``f(sim_broker) -> Broker``), for tests.
+    ``resume``: continue the ledger and SimBroker book already in ``ledger_dir`` (a
+    restart: applied bars are skipped, the books are reconciled first).
     """
     from harness.engine.api import _resolve_strategy, prepare_weights
     from harness.errors import InputError
@@ -116,14 +119,15 @@ def replay(bars: Bars, strategy: Any = None, params: Any = None, *, weights: Any
     folder = Path(ledger_dir) if ledger_dir is not None else Path(tempfile.mkdtemp(prefix="paper-replay-"))
     folder.mkdir(parents=True, exist_ok=True)
     lpath = folder / f"{deployment}.db"
-    if lpath.exists():
-        raise InputError(f"replay needs a fresh ledger; {lpath} exists")
+    if lpath.exists() and not resume:
+        raise InputError(f"replay needs a fresh ledger; {lpath} exists (resume=True continues it)")
     ledger = Ledger.create(lpath, deployment=deployment, symbols=bars.symbols, init_cash=config.init_cash,
                            config=config.to_dict())
     sim = SimBroker(bars.symbols, config=config, path=folder / f"{deployment}.broker.db")
     brk = broker(sim) if broker is not None else sim
     runner = Runner(deployment=deployment, symbols=bars.symbols, frequency=bars.frequency, config=config,
-                    broker=brk, ledger=ledger, source=FixedSource("1", base, sched), risk=risk)
+                    broker=brk, ledger=ledger, source=FixedSource("1", base, sched), risk=risk,
+                    audit=audit)
     runner.run(ReplayFeed(bars))
     sim.close()
     return PaperResult(ledger_path=lpath, ledger=ledger, bars=bars, swaps=runner.swaps)
