@@ -19,6 +19,7 @@ the top of ``experiments/``). It has the experiment tables (``[data]``, ``[strat
     timeout = "10min"           # wall-clock budget of the study (seconds or a duration)
     retrain_on = []             # monitor alerts that trigger a retrain (see harness.monitor)
     purge = 5                   # regime window: bars dropped at each end of each period
+    fallback = "trailing:5y"    # regime window: used when too few bars of the new regime exist
 
     [gate]                      # harness.gate.GatePolicy (its mode comes from [deployment])
     [paper]                     # harness.paper.PaperConfig, with [paper.risk]: harness.paper.RiskLimits
@@ -135,12 +136,20 @@ class RetrainConfig(Config):
     retrain_on: object = param(None, doc="monitor alerts that trigger a retrain (values: harness.monitor)")
     purge: int = param(5, low=0, high=10_000,
                        doc="regime window: bars dropped at each end of every period of the new regime")
+    fallback: str = param("trailing:5y", doc="regime window: the trailing window used when too few bars of "
+                                             "the new regime exist for one full cv fold plus the holdout")
 
     def check(self) -> None:
         try:
             WindowSpec.parse(self.window)
         except InputError as exc:
             self.fail("window", str(exc).removeprefix("window "))
+        try:
+            fb = WindowSpec.parse(self.fallback)
+        except InputError as exc:
+            self.fail("fallback", str(exc).removeprefix("window "))
+        if fb.kind != "trailing":
+            self.fail("fallback", f"must be a trailing window ('trailing:<bars or duration>'), got {self.fallback!r}")
         _size(self.holdout, "holdout", self, fraction=True)
         if self.max_age is not None:
             _size(self.max_age, "max_age", self)

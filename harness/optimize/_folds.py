@@ -112,27 +112,39 @@ class FoldEvaluator:
         else:
             def weights_of(b: Bars) -> np.ndarray:
                 return self.strategy.target_weights(b, params)
-        warm = int(self.strategy.warmup(params))
-        return np.concatenate([self._block(a, b, warm, weights_of) for a, b in contiguous_runs(test)])
+        return self.returns_of(test, weights_of, int(self.strategy.warmup(params)))
 
-    def _block(self, a: int, b: int, warm: int, weights_of) -> np.ndarray:
-        from harness.engine import nb as enb
+    def returns_of(self, rows: np.ndarray, weights_of: Any, warmup: int) -> np.ndarray:
+        """Per-bar returns on ``rows`` of the weights ``weights_of(bars)`` gives, under this
+        evaluator's conventions: each contiguous block of ``rows`` starts flat with
+        ``init_cash``, its weights computed from ``warmup`` bars before it. This is how a
+        fixed model (e.g. a deployed champion, never refitted) is scored on the folds' bars."""
+        return np.concatenate([self._block(a, b, int(warmup), weights_of) for a, b in contiguous_runs(rows)])
+
+    def block_weights(self, a: int, b: int, warm: int, weights_of: Any) -> tuple[Bars, np.ndarray, bool]:
+        """``(bars, weights, skip_first)`` the block ``[a, b)`` simulates: with fills at the next
+        open it starts one bar early (the decision at the close of ``a - 1``) and its first
+        return is dropped. ``backtest(bars, weights=weights, config=config)`` trades exactly this."""
         from harness.engine.api import prepare_weights
-        from harness.engine.enums import order_dt
 
         at_open = bool(self.config.fill_at_open)
         start = a - 1 if at_open and a > 0 else a
         s0 = max(0, start - warm)
         window = self.bars[s0:b]
         w = prepare_weights(window, weights_of(window), self.config)[start - s0:]
-        sub = self.bars[start:b]
-        w = np.ascontiguousarray(w)
+        return self.bars[start:b], np.ascontiguousarray(w), start < a
+
+    def _block(self, a: int, b: int, warm: int, weights_of) -> np.ndarray:
+        from harness.engine import nb as enb
+        from harness.engine.enums import order_dt
+
+        sub, w, skip = self.block_weights(a, b, warm, weights_of)
         equity = np.empty(sub.n_bars)
-        enb.simulate_nb(sub.open, sub.high, sub.low, sub.close, w, at_open, self.rebalance, self.init_cash,
-                        self.fill_params, equity, np.empty(0), np.empty((0, sub.n_symbols)),
+        enb.simulate_nb(sub.open, sub.high, sub.low, sub.close, w, bool(self.config.fill_at_open), self.rebalance,
+                        self.init_cash, self.fill_params, equity, np.empty(0), np.empty((0, sub.n_symbols)),
                         np.empty(0, dtype=order_dt))
         r = enb.returns_nb(equity, self.init_cash)
-        return r[1:] if start < a else r
+        return r[1:] if skip else r
 
 
 def _span(bars: Bars) -> str:

@@ -187,7 +187,8 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
     flat with ``config.init_cash``. After each fold the running value
     is reported (``trial.report``) so pruners can stop bad trials early (default
     ``MedianPruner(n_startup_trials=10, n_warmup_steps=n_folds // 2)``; pass
-    ``optuna.pruners.NopPruner()`` to score every trial fully, e.g. for PBO).
+    ``optuna.pruners.NopPruner()`` to score every trial fully, e.g. for PBO; then no
+    per-fold report is written, since nothing would read it).
     ``best_params`` include the fixed parameters of ``search_space``. A sequence of objectives (e.g. ``("sharpe", "max_drawdown")``)
     makes a multi-objective study whose Pareto front is ``result.pareto``.
 
@@ -242,6 +243,8 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
     if sampler is None:
         sampler = optuna.samplers.TPESampler(seed=seed) if single else optuna.samplers.NSGAIISampler(seed=seed)
     prune_from = 0  # first fold after which should_prune() is asked (it reads every trial: costly on RDB)
+    # with NopPruner nothing reads the per-fold reports: skip them (one storage write per fold fewer)
+    reports = not isinstance(pruner, optuna.pruners.NopPruner)
     if pruner is None:
         prune_from = max(1, evaluator.n_folds // 2)
         pruner = optuna.pruners.MedianPruner(n_startup_trials=10, n_warmup_steps=prune_from) \
@@ -287,7 +290,7 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
                 r = evaluator.fold_returns(k, params, seed=trial_seed)
                 parts.append(r)
                 fold_values.append([_json_float(metric_of_returns(r, o, ppy)) for o in objectives])
-                if single:
+                if single and reports:
                     running = metric_of_returns(np.concatenate(parts), objectives[0], ppy)
                     trial.report(0.0 if math.isnan(running) else running, step=k)
                     if k >= prune_from and trial.should_prune():

@@ -210,6 +210,18 @@ class Detector:
         self._bar += 1
         return out
 
+    def update_many(self, returns: Any) -> RegimeResult:
+        """Stream several returns at once: the same numbers as calling :meth:`update` on each.
+
+        Returns their labels, volatility and score; ``change_points`` are positions within
+        ``returns`` (add :attr:`bars_seen` from before the call for absolute bars).
+        """
+        arr = as_returns(returns, name=f"returns from bar {self._bar}")
+        vol, label, change, score = self._advance(self._state, arr)
+        self._bar += int(arr.size)
+        return RegimeResult(detector=self.name, labels=label, change_points=np.flatnonzero(change).astype(np.int64),
+                            volatility=vol, score=score)
+
     def reset(self) -> None:
         """Forget everything streamed so far."""
         self._state = self._new_state()

@@ -51,6 +51,18 @@ def test_batch_run_equals_streaming_update_bar_for_bar(det):
     assert [s.bar for s in states] == list(range(r.size))
 
 
+def test_update_many_in_chunks_equals_the_batch_run(det):
+    r = _series(2)
+    full = det.run(r)
+    parts = [det.update_many(r[a:b]) for a, b in ((0, 1), (1, 250), (250, 251), (251, r.size))]
+    assert det.bars_seen == r.size
+    np.testing.assert_array_equal(full.labels, np.concatenate([p.labels for p in parts]))
+    np.testing.assert_array_equal(full.volatility, np.concatenate([p.volatility for p in parts]))
+    offsets = (0, 1, 250, 251)
+    np.testing.assert_array_equal(full.change_points, np.concatenate([p.change_points + o
+                                                                      for p, o in zip(parts, offsets, strict=True)]))
+
+
 def test_state_survives_json_and_resumes_identically(det):
     r = _series(1)
     full = det.run(r)
