@@ -518,7 +518,7 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
     best = candidates[0]
     same = champion.deployed is not None and champion.strategy == strat.name \
         and _normalise(strat, champion.params) == best.params
-    if same and strat.trainable:
+    if same and getattr(strat, "trainable", False):
         same = best.weights_sha256 is not None and best.weights_sha256 == champion.describe().get("artifact_sha256")
     outcome = "no_change" if same else "candidates"
 
