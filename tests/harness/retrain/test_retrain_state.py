@@ -7,7 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from harness.retrain import DetectorState, DetectorStateError, RetrainLocked, deployment_lock, state_path
+from harness.retrain import (
+    DetectorState,
+    DetectorStateError,
+    RetrainLocked,
+    deployment_lock,
+    state_path,
+)
+
 from ._helpers import make_spec, spec_text, synthetic
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from harness.errors import InputError
 from harness.retrain import DetectorState, training_window
+
 from ._helpers import make_spec, synthetic
 
 
