@@ -267,3 +267,92 @@ def mean_std_nb(x):
             d = x[i] - mean
             ss += d * d
     return n, mean, np.sqrt(ss / (n - 1))
+
+
+@njit(cache=True)
+def block_bootstrap_nb(returns, window, block, n_paths, seed, cum_out, sharpe_out):
+    """Circular block bootstrap of ``window``-bar paths from ``returns``.
+
+    Each path strings together blocks of ``block`` consecutive returns starting at
+    uniform random positions (wrapping around the end); ``cum_out[p]`` is its
+    compounded return ``prod(1 + r) - 1`` and ``sharpe_out[p]`` its per-bar Sharpe ratio
+    ``mean / std`` (``ddof=1``; NaN for a constant path). Deterministic for a seed.
+    """
+    np.random.seed(seed)  # noqa: NPY002 - Numba supports only the legacy global generator
+    n = returns.shape[0]
+    for p in range(n_paths):
+        growth = 1.0
+        s = 0.0
+        ss = 0.0
+        k = 0
+        while k < window:
+            start = np.random.randint(0, n)  # noqa: NPY002
+            for j in range(block):
+                if k >= window:
+                    break
+                r = returns[(start + j) % n]
+                growth *= 1.0 + r
+                s += r
+                ss += r * r
+                k += 1
+        cum_out[p] = growth - 1.0
+        mean = s / window
+        var = (ss - window * mean * mean) / (window - 1)
+        sharpe_out[p] = mean / np.sqrt(var) if var > 0.0 else np.nan
+
+
+@njit(cache=True)
+def rolling_perf_nb(returns, window, cum_out, sharpe_out):
+    """Trailing ``window``-bar compounded return and per-bar Sharpe (``ddof=1``) at each bar;
+    NaN before the window is full. Each window is recomputed from its own values."""
+    n = returns.shape[0]
+    for t in range(n):
+        if t < window - 1:
+            cum_out[t] = np.nan
+            sharpe_out[t] = np.nan
+            continue
+        growth = 1.0
+        s = 0.0
+        for i in range(t - window + 1, t + 1):
+            growth *= 1.0 + returns[i]
+            s += returns[i]
+        mean = s / window
+        ss = 0.0
+        for i in range(t - window + 1, t + 1):
+            d = returns[i] - mean
+            ss += d * d
+        sd = np.sqrt(ss / (window - 1))
+        cum_out[t] = growth - 1.0
+        sharpe_out[t] = mean / sd if sd > 0.0 else np.nan
+
+
+@njit(cache=True)
+def trailing_run_nb(flags):
+    """Length of the run of True values that ends at the last element."""
+    n = flags.shape[0]
+    k = 0
+    for i in range(n - 1, -1, -1):
+        if not flags[i]:
+            break
+        k += 1
+    return k
+
+
+@njit(cache=True)
+def longest_interior_run_nb(flags):
+    """Longest run of True values that is followed by a False one (a burst that ended)
+    and preceded by a False one (the symbol was listed before it)."""
+    n = flags.shape[0]
+    best = 0
+    run = 0
+    seen_false = False
+    for i in range(n):
+        if flags[i]:
+            if seen_false:
+                run += 1
+        else:
+            if run > best:
+                best = run
+            run = 0
+            seen_false = True
+    return best

@@ -158,3 +158,23 @@ def test_autocorrelation_time_of_ar1_is_near_its_theoretical_value():
     assert autocorrelation_time(x) == pytest.approx((1 + phi) / (1 - phi), rel=0.2)
     assert autocorrelation_time(rng.normal(size=n)) == pytest.approx(1.0, abs=0.1)
     assert autocorrelation_time(np.ones(100)) == 1.0
+
+
+def test_effective_pvalue_with_fraction_one_is_scipys_asymptotic_pvalue():
+    from harness.monitor import ks_pvalue_effective
+
+    rng = np.random.default_rng(9)
+    a, b = rng.normal(size=800), rng.normal(0.1, size=300)
+    expected = st.ks_2samp(a, b, method="asymp")
+    d, _ = ks(a, b)
+    assert ks_pvalue_effective(d, 800, 300, 1.0) == pytest.approx(expected.pvalue, rel=1e-12)
+    assert ks_pvalue_effective(d, 800, 300, 0.1) > expected.pvalue  # fewer effective samples, weaker evidence
+
+
+def test_multiple_testing_adjustments_by_hand():
+    from harness.monitor._drift import adjust_pvalues
+
+    p = np.array([0.01, 0.04, np.nan, 0.03, 0.5])
+    np.testing.assert_allclose(adjust_pvalues(p, "bonferroni"), [0.04, 0.16, np.nan, 0.12, 1.0])
+    # BH: sorted 0.01, 0.03, 0.04, 0.5 -> 0.04, 0.06, 0.0533, 0.5 -> step-up minimum from the top
+    np.testing.assert_allclose(adjust_pvalues(p, "bh"), [0.04, 0.04 * 4 / 3, np.nan, 0.04 * 4 / 3, 0.5])
