@@ -14,6 +14,12 @@ _LAZY: dict[str, str] = {
     "client": "harness.registry._mlflow:client",
     "retry_locked": "harness.registry._mlflow:retry_locked",
     "ensure_experiment": "harness.registry._mlflow:ensure_experiment",
+    "Registry": "harness.registry._registry:Registry",
+    "DeploymentInfo": "harness.registry._registry:DeploymentInfo",
+    "ModelVersion": "harness.registry._registry:ModelVersion",
+    "DeployedStrategy": "harness.registry._registry:DeployedStrategy",
+    "MODES": "harness.registry._registry:MODES",
+    "artifact_digest": "harness.registry._registry:artifact_digest",
     "ALIASES": "harness.registry._names:ALIASES",
     "check_deployment_name": "harness.registry._names:check_deployment_name",
 }
