@@ -41,6 +41,12 @@ __all__ = [
     "LedgerMismatchError",
     "NoChampionError",
     "RunnerBusyError",
+    # promotion gate (harness.gate)
+    "EvidenceError",
+    "ApprovalRefused",
+    "StaleDecisionError",
+    "ApprovalExpiredError",
+    "SelfApprovalError",
 ]
 
 
@@ -107,3 +113,24 @@ class NoChampionError(InputError):
 
 class RunnerBusyError(HarnessError):
     """Another paper runner of the same deployment holds its lock."""
+
+
+# --------------------------------------------------------------- promotion gate (harness.gate)
+class EvidenceError(InputError):
+    """Gate evidence is malformed (wrong shape, non-finite value, tampered file); the message names the field."""
+
+
+class ApprovalRefused(HarnessError):
+    """An approval, rejection or rollback the gate's policy does not allow."""
+
+
+class StaleDecisionError(ApprovalRefused):
+    """The pending decision is void: a newer challenger was registered or the champion changed since."""
+
+
+class ApprovalExpiredError(ApprovalRefused):
+    """The pending decision is older than the policy's ``approval_ttl``."""
+
+
+class SelfApprovalError(ApprovalRefused):
+    """Separation of duties: the person who deployed or last changed the spec may not approve it."""
