@@ -74,3 +74,7 @@ def backtest_config(*, init_cash: float = 100_000.0, fee_rate: float = 0.0, fixe
                           fill=fill, size_granularity=1.0 if whole_units else None, leverage=leverage,
                           allow_short=not long_only, stop_loss=stop_loss, take_profit=take_profit,
                           trailing_stop=trailing_stop, rebalance_every=rebalance_every)
+
+Dask = Annotated[str | None, typer.Option(
+    "--dask", help="Run on Dask: local (a worker per core), local:N, or a scheduler tcp://HOST:PORT "
+                   "(needs the 'scale' extra).")]

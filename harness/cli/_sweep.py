@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from harness.cli._options import (
+    Dask,
     End,
     FeeRate,
     Fill,
@@ -66,6 +67,7 @@ def sweep_cmd(
     trailing_stop: TrailingStop = None,
     rebalance_every: RebalanceEvery = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")] = True,
+    dask: Dask = None,
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: <home>/results/sweep-...).")]
     = None,
 ) -> None:
@@ -99,7 +101,7 @@ def sweep_cmd(
     console = Console()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        df = sweep(bars, strategy, axes, config=cfg, progress=progress)
+        df = sweep(bars, strategy, axes, config=cfg, progress=progress, dask=dask)
     for w in caught:
         console.print(f"[yellow]warning:[/] {w.message}")
     a = df.attrs
@@ -108,6 +110,10 @@ def sweep_cmd(
                   f"{', '.join(bars.symbols)} {bars.frequency} {lin['start']} .. {lin['end']} ({bars.n_bars} bars, "
                   f"snapshot {lin['snapshot_id']}) in {a['elapsed_s']:.2f}s"
                   + ("  [red](interrupted)[/]" if a["interrupted"] else ""))
+    if a.get("dask"):
+        d = a["dask"]
+        console.print(f"on Dask: {d['workers']} workers, {d['tasks']} tasks of {d['chunk_size']} combinations "
+                      f"(median task {d['task_s_median']:.2f}s)")
     ranked = df.sort_values(sort, ascending=ascending, na_position="last")
     shown = [k for k in axes] + [m for m in ("sharpe", "total_return", "max_drawdown", "cagr", "n_orders")
                                  if m in df.columns]
