@@ -15,7 +15,7 @@ import numpy as np
 from harness.paper._broker import Bar
 from market_data import Bars
 
-__all__ = ["History", "StrategyDecider", "WeightsDecider", "FixedSource"]
+__all__ = ["History", "StrategyDecider", "WindowedDecider", "WeightsDecider", "FixedSource"]
 
 
 class History:
@@ -123,3 +123,106 @@ class FixedSource:
             if bar_time >= t0:
                 cur = (str(v), d)
         return cur
+
+
+# --------------------------------------------------------------------------- bounded per-bar cost
+def _lcm(*xs: int) -> int:
+    import math
+
+    out = 1
+    for x in xs:
+        out = out * int(x) // math.gcd(out, int(x))
+    return out
+
+
+def _alignment(name: str, p) -> tuple[int, int] | None:
+    """``(period, memory)`` of a built-in strategy's kernel: a recomputation over the history
+    rows ``[s, t]`` gives the batch run's row ``t`` when ``s`` is a multiple of ``period``
+    (the rolling statistics re-anchor every ``window`` rows counted from the origin) and
+    ``t - s >= memory`` (every statistic has re-anchored inside the window since ``s``).
+    Path-dependent kernels (a position carried from bar to bar) are verified on top, see
+    :class:`WindowedDecider`. None: no bounded form known (the full history is used).
+    """
+    if name == "sma_crossover" or name == "sma_reversal":
+        return _lcm(p.fast, p.slow), 2 * p.slow + 2
+    if name == "bollinger_reversion":
+        return int(p.window), 2 * p.window + 2
+    if name == "donchian_breakout":
+        return 1, max(p.entry, p.exit) + 2
+    if name == "vol_target_momentum":
+        return int(p.vol_window), max(p.lookback, 2 * p.vol_window) + 2
+    if name == "xs_momentum":
+        return int(p.rebalance), p.lookback + p.rebalance + 2
+    return None
+
+
+def _same_row(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
+
+
+class WindowedDecider:
+    """The strategy's own ``target_weights`` on a trailing window of history aligned to the
+    batch run's origin, so that the per-bar cost is bounded and the row is the batch row.
+
+    The window starts at the latest multiple of the kernel's re-anchoring period that
+    leaves ``memory`` rows before the newest bar (:func:`_alignment`). Each bar the window's
+    row for the previous bar is compared with the row this decider gave then (bit for
+    bit); for a path-dependent kernel (donchian_breakout, sma_reversal,
+    bollinger_reversion carry their position, which their weight shows) equal rows mean
+    the window carries the batch state, and a difference (a position opened before the
+    window) falls back to the full history for that bar. ``fallbacks`` counts them.
+    ``mlp`` keeps its fitted model and scores the trailing feature window only
+    (``FittedModel.latest_weights``). A strategy without a known alignment uses the full
+    history every bar (exact, cost growing with it).
+    """
+
+    def __init__(self, strategy: Any = None, params: Any = None) -> None:
+        from harness.engine.api import _resolve_strategy
+
+        strat, p = _resolve_strategy(strategy, params)
+        self.strategy, self.p = strat, p
+        self.name = strat.name
+        self.params = p.to_dict()
+        self.align = _alignment(strat.name, p)
+        self.prev: np.ndarray | None = None
+        self.prev_t = -1
+        self.fallbacks = 0
+        self.window_rows = 0
+        self._model = None
+
+    def _full(self, hist: History) -> np.ndarray:
+        return np.asarray(self.strategy.target_weights(hist.bars(), self.p), dtype=np.float64)
+
+    def row(self, hist: History) -> np.ndarray:
+        t = hist.n - 1
+        if self.name == "mlp":
+            return self._mlp_row(hist)
+        row = None
+        if self.align is not None and self.prev is not None and self.prev_t == t - 1:
+            period, memory = self.align
+            s = max(0, (t - memory) // period * period)
+            if s > 0:
+                w = np.asarray(self.strategy.target_weights(hist.bars(s), self.p), dtype=np.float64)
+                self.window_rows = t + 1 - s
+                if _same_row(w[t - 1 - s], self.prev):
+                    row = w[t - s]
+                else:
+                    self.fallbacks += 1
+        if row is None:
+            row = self._full(hist)[t]
+        self.prev = np.array(row, dtype=np.float64)
+        self.prev_t = t
+        return row
+
+    def _mlp_row(self, hist: History) -> np.ndarray:
+        from strategies.ml.strategy import _fitted_on
+
+        w = self.p.train_bars
+        t = hist.n - 1
+        if t < w or hist.n <= w:
+            return np.zeros(len(hist.symbols))
+        if self._model is None:
+            self._model = _fitted_on(hist.bars(0)[:w], self.p)
+        m = self._model
+        start = max(0, w - m.window + 1, hist.n - m.window)  # the batch run's feature origin, or later
+        return m.target_weights(hist.bars(start))[-1]

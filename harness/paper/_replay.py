@@ -89,7 +89,7 @@ def replay(bars: Bars, strategy: Any = None, params: Any = None, *, weights: Any
     from harness.engine.api import _resolve_strategy, prepare_weights
     from harness.errors import InputError
     from harness.paper._core import Runner
-    from harness.paper._decide import FixedSource, StrategyDecider, WeightsDecider
+    from harness.paper._decide import FixedSource, WeightsDecider, WindowedDecider
     from harness.paper._feed import ReplayFeed
     from harness.paper._ledger import Ledger
     from harness.paper._sim import SimBroker
@@ -107,7 +107,7 @@ def replay(bars: Bars, strategy: Any = None, params: Any = None, *, weights: Any
         if w is not None:
             return WeightsDecider(prepare_weights(bars, w, config), bars.timestamps)
         _resolve_strategy(strat, prm)  # validate early
-        return StrategyDecider(strat, prm)
+        return WindowedDecider(strat, prm)
 
     base = decider(strategy, params, weights)
     sched = []
