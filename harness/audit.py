@@ -58,6 +58,8 @@ KINDS = (
     "deployment_changed",
     "retrain_triggered",
     "candidate_registered",
+    "retrain_completed",
+    "detector_reset",
     "challenger_set",
     "gate_decision",
     "approval",

@@ -158,6 +158,15 @@ class RetrainConfig(Config):
         r = self.retrain_on
         if r is not None and (not isinstance(r, (list, tuple)) or not all(isinstance(x, str) and x for x in r)):
             self.fail("retrain_on", f"must be a list of alert names, got {r!r}")
+        if r:
+            try:
+                from harness.monitor._config import RETRAIN_REASONS
+            except ImportError:
+                return
+            known = sorted(set(RETRAIN_REASONS.values()))
+            bad = [x for x in r if x not in known]
+            if bad:
+                self.fail("retrain_on", f"names unknown alert kind {bad[0]!r} (expected any of {', '.join(known)})")
 
     @property
     def window_spec(self) -> WindowSpec:

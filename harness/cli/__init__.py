@@ -35,6 +35,7 @@ _COMMAND_MODULES = (
     "harness.cli._backtest",
     "harness.cli._sweep",
     "harness.cli._strategies",
+    "harness.cli._retrain",
     "harness.cli._report",
 )
 

@@ -113,6 +113,10 @@ def _storage(storage: Any, name: str) -> tuple[Any, str, Path | None]:
         return storage, "memory", None
     if isinstance(storage, str) and storage.startswith("sqlite:"):
         return _sqlite_storage(storage), storage, sidecar
+    from harness.optimize._storage import is_journal_url, journal_storage
+
+    if is_journal_url(storage):  # journal:<path>: a journal file, one fsync per finished trial
+        return journal_storage(storage), storage, sidecar
     if isinstance(storage, str):
         return storage, storage, sidecar
     return storage, type(storage).__name__, sidecar
@@ -195,7 +199,8 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
     Studies persist in the home folder's SQLite Optuna storage (``storage=None``) under
     ``study_name`` (default derived from strategy, data, cv and objective) and resume
     when run again with the same name: ``n_trials`` *new* trials are added.
-    ``storage=":memory:"`` keeps nothing. ``warm_start`` enqueues known parameter sets
+    ``storage=":memory:"`` keeps nothing; ``"journal:<path>"`` is an Optuna journal file
+    with one fsync per finished trial (:func:`harness.optimize._storage.journal_storage`). ``warm_start`` enqueues known parameter sets
     first (e.g. the champion's). ``seed`` seeds the sampler (``TPESampler``, or
     ``NSGAIISampler`` for several objectives) and the training of trainable strategies,
     so ``n_jobs=1`` studies are reproducible. ``search_space`` overrides distributions

@@ -96,11 +96,13 @@ class Champion:
 
 def champion_of(registry: Any, name: str, baseline: str) -> Champion:
     """The deployment's current champion (its ``champion`` alias), or the baseline."""
+    from harness import errors
+
     if registry is None:
         return Champion(kind="baseline", name=baseline)
     try:
         mv = registry.get(name, "champion")
-    except InputError:
+    except getattr(errors, "UnknownAliasError", InputError):
         return Champion(kind="baseline", name=baseline)
     return Champion(kind="version", name=f"v{mv.version}", version=mv, deployed=registry.load(name, mv.version))
 
@@ -329,6 +331,16 @@ def _holdout_blocks(h: int, n_blocks: int) -> np.ndarray:
     return (np.arange(h) * k // max(h, 1)).astype(np.int64)
 
 
+def _same_model(a: Any, b: Any) -> bool:
+    """Two fitted models with bit-identical weights and normalisation."""
+    if a is None or b is None or set(a.state) != set(b.state):
+        return False
+    same = all(np.array_equal(np.asarray(a.state[k]), np.asarray(b.state[k])) for k in a.state)
+    for k in ("x_mean", "x_std", "y_scale"):
+        same = same and np.array_equal(np.asarray(getattr(a, k, None)), np.asarray(getattr(b, k, None)))
+    return bool(same)
+
+
 def _sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -337,18 +349,13 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def study_storage(name: str) -> Any:
-    """The deployment's persistent Optuna storage: a journal file (one append per write,
-    no database round trips), ``<home>/deployments/<name>/optuna.journal``; optuna-dashboard
-    opens it as ``optuna-dashboard <file>``."""
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
+def study_storage(name: str) -> str:
+    """The deployment's persistent Optuna storage: the journal file
+    ``<home>/deployments/<name>/optuna.journal`` (Optuna's journal format with one fsync
+    per finished trial; resumable, and ``optuna-dashboard <file>`` opens it)."""
     from harness.retrain._state import deployment_dir
 
-    folder = deployment_dir(name)
-    folder.mkdir(parents=True, exist_ok=True)
-    return JournalStorage(JournalFileBackend(str(folder / "optuna.journal")))
+    return f"journal:{deployment_dir(name) / 'optuna.journal'}"
 
 
 def _load_bars(spec: Any, snapshot: str | None) -> Bars:
@@ -454,11 +461,16 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
     study_name = f"{name}-{retrain_id}"
     if storage is None:
         storage = study_storage(name)
-    try:
-        done = len(optuna.load_study(study_name=study_name, storage=storage).trials) \
-            if not (isinstance(storage, str) and storage.strip().lower() in (":memory:", "memory")) else 0
-    except KeyError:
-        done = 0
+    done = 0
+    if not (isinstance(storage, str) and storage.strip().lower() in (":memory:", "memory")):
+        from harness.optimize._storage import is_journal_url, journal_storage
+
+        if is_journal_url(storage):
+            storage = journal_storage(storage)  # one object for the count and the study
+        try:
+            done = len(optuna.load_study(study_name=study_name, storage=storage).trials)
+        except KeyError:
+            done = 0
     cv = spec.cv.splitter()
     timeout = spec.retrain.timeout_seconds()
     t_study = time.perf_counter()
@@ -519,7 +531,7 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
     same = champion.deployed is not None and champion.strategy == strat.name \
         and _normalise(strat, champion.params) == best.params
     if same and getattr(strat, "trainable", False):
-        same = best.weights_sha256 is not None and best.weights_sha256 == champion.describe().get("artifact_sha256")
+        same = _same_model(best.model, getattr(champion.deployed, "model", None))
     outcome = "no_change" if same else "candidates"
 
     n_eval = opt.n_evaluated_trials()
@@ -555,6 +567,7 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
         result = _with_evidence(result, art_root)
         if register:
             _audit("retrain_completed", name, {"retrain_id": retrain_id, "outcome": outcome,
+                                               "spec_hash": spec.hash, "reason": reason,
                                                "champion": champion.describe(), "timed_out": timed_out,
                                                "window": window.describe(), "stats": stats,
                                                "triggered_seq": None if triggered is None else triggered.get("seq")},
@@ -580,6 +593,7 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
     registry.set_challenger(name, registered[0].version.version)
     result = _with_evidence(_replace(result, candidates=registered), art_root)
     _audit("retrain_completed", name, {"retrain_id": retrain_id, "outcome": outcome, "timed_out": timed_out,
+                                       "spec_hash": spec.hash, "reason": reason,
                                        "challenger": int(registered[0].version.version),
                                        "versions": [int(c.version.version) for c in registered],
                                        "champion": champion.describe(), "window": window.describe(),
@@ -646,14 +660,37 @@ def _with_evidence(result: RetrainResult, folder: Path) -> RetrainResult:
 
 
 def gate_evidence(result: RetrainResult, candidate: int = 0) -> Any:
-    """The gate's ``Evidence`` for one candidate of ``result`` (None when ``harness.gate`` is absent)."""
+    """The gate's ``Evidence`` for one candidate of ``result`` (None when ``harness.gate`` is absent).
+
+    Paired holdout returns (candidate vs champion) with block ids, every trial's OOS
+    returns with the champion's on the same bars, the number of trials evaluated, and the
+    candidate's holdout stats in the gate's units: ``max_drawdown`` as a positive fraction,
+    ``turnover`` as one-way traded notional per year in multiples of equity, ``exposure``
+    as the largest gross exposure ``sum |w|``.
+    """
+    import dataclasses
+
     try:
         from harness.gate import Evidence
     except ImportError:
         return None
     c = result.candidates[candidate]
-    return Evidence(challenger_returns=c.holdout_returns, champion_returns=result.champion_returns,
-                    fold_ids=result.holdout_fold_ids, n_trials=result.n_trials, trial_returns=result.trial_returns,
-                    trial_benchmark_returns=result.trial_benchmark_returns, frequency=result.frequency,
-                    trades=c.stats.get("trades"), max_drawdown=c.stats.get("max_drawdown"),
-                    turnover=c.stats.get("turnover"), exposure=c.stats.get("exposure"))
+    n = max(1, c.holdout_returns.size)
+    turnover = c.stats.get("turnover")
+    mdd = c.stats.get("max_drawdown")
+    values = {
+        "challenger_returns": c.holdout_returns, "champion_returns": result.champion_returns,
+        "fold_ids": result.holdout_fold_ids, "n_trials": int(result.n_trials), "trial_returns": result.trial_returns,
+        "trial_benchmark_returns": result.trial_benchmark_returns, "frequency": result.frequency,
+        "timestamps": result.holdout_times, "trades": c.stats.get("trades"),
+        "max_drawdown": None if mdd is None else abs(float(mdd)),
+        "turnover": None if turnover is None else float(turnover) * _ppy(result.frequency) / n,
+        "exposure": c.stats.get("max_leverage"), "strategy": result.study.lineage.get("strategy"),
+        "params": dict(c.params), "bars": result.window.bars,
+        "meta": _jsonable({"deployment": result.deployment, "retrain_id": result.retrain_id, "rank": c.rank,
+                           "trial": c.trial, "snapshot_id": result.snapshot_id, "data_digest": result.data_digest,
+                           "window": result.window.describe(), "champion": result.champion.describe(),
+                           "version": None if c.version is None else int(c.version.version)}),
+    }
+    accepted = {f.name for f in dataclasses.fields(Evidence)}
+    return Evidence(**{k: v for k, v in values.items() if k in accepted})
