@@ -53,10 +53,13 @@ def gate_result(spec: Any, result: RetrainResult, registry: Any) -> Any:
     there is no challenger."""
     if result.outcome != "candidates" or result.challenger is None:
         return None
-    from harness.gate import decide
+    import harness.gate as gate
 
     if result.evidence is None:
         raise InputError(f"retrain {result.retrain_id} of {spec.name!r} has no gate evidence")
+    decide = getattr(gate, "decide", None)
+    if decide is None:  # an installation whose gate has no decision recording: evaluate only
+        return gate.evaluate(result.evidence, spec.gate)
     return decide(spec.name, result.challenger.version.version, result.evidence, spec.gate, registry=registry,
                   actor="harness.gate")
 
@@ -73,14 +76,20 @@ def reset_detector(spec: Any, *, by: str, reason: str, snapshot: str | None = No
     if not isinstance(by, str) or not by.strip():
         raise InputError("--reset-detector needs --by WHO (the person responsible is audited)")
     path = state_path(spec.name)
-    old = None
+    old = last_retrain = None
     if path.exists():
         try:
-            old = DetectorState.load(spec.name).digest()
+            prev = DetectorState.load(spec.name)
+            old, last_retrain = prev.digest(), prev.last_retrain_time
         except DetectorStateError as exc:
             old = f"unreadable: {exc}"
+    if last_retrain is None:  # the retrain history is not the detector's: keep it from the audit trail
+        done = [r["payload"].get("trigger_ns") for r in _records(spec.name, "retrain_completed")]
+        done = [int(t) for t in done if t is not None]
+        last_retrain = max(done) if done else None
     bars = _load_bars(spec, snapshot)
     state = DetectorState.prime(spec, bars)
+    state.last_retrain_time = last_retrain
     state.save(path)
     _audit("detector_reset", spec.name, {"reason": reason, "previous": old, "digest": state.digest(),
                                          "bars": state.n_bars, "last_time": _fmt(state.last_time),

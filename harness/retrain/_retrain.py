@@ -567,7 +567,7 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
         result = _with_evidence(result, art_root)
         if register:
             _audit("retrain_completed", name, {"retrain_id": retrain_id, "outcome": outcome,
-                                               "spec_hash": spec.hash, "reason": reason,
+                                               "spec_hash": spec.hash, "reason": reason, "trigger_ns": int(window.trigger_time),
                                                "champion": champion.describe(), "timed_out": timed_out,
                                                "window": window.describe(), "stats": stats,
                                                "triggered_seq": None if triggered is None else triggered.get("seq")},
@@ -593,7 +593,7 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
     registry.set_challenger(name, registered[0].version.version)
     result = _with_evidence(_replace(result, candidates=registered), art_root)
     _audit("retrain_completed", name, {"retrain_id": retrain_id, "outcome": outcome, "timed_out": timed_out,
-                                       "spec_hash": spec.hash, "reason": reason,
+                                       "spec_hash": spec.hash, "reason": reason, "trigger_ns": int(window.trigger_time),
                                        "challenger": int(registered[0].version.version),
                                        "versions": [int(c.version.version) for c in registered],
                                        "champion": champion.describe(), "window": window.describe(),
