@@ -37,6 +37,8 @@ _COMMAND_MODULES = (
     "harness.cli._strategies",
     "harness.cli._retrain",
     "harness.cli._report",
+    "harness.cli._registry",
+    "harness.cli._audit",
 )
 
 

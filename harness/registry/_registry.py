@@ -495,7 +495,7 @@ class Registry:
                     " (the baseline is champion until the first promotion)" if ref == "champion" else "")) from None
             raise RegistryError(f"MLflow store {self.uri}: reading {deployment}@{ref}: {exc.message}") from exc
 
-    def _version(self, mv: Any) -> ModelVersion:
+    def _version(self, mv: Any, aliases: tuple[str, ...] | None = None) -> ModelVersion:
         from harness.engine import BacktestConfig
 
         raw = mv.tags.get("harness.lineage")
@@ -508,7 +508,7 @@ class Registry:
                             snapshot_id=lin["snapshot_id"], data_digest=lin["data_digest"], run_id=lin.get("run_id"),
                             code_version=lin.get("code_version"), seed=lin.get("seed"),
                             artifact_uri=lin.get("artifact_uri"), artifact_sha256=lin.get("artifact_sha256"),
-                            aliases=tuple(sorted(getattr(mv, "aliases", None) or ())),
+                            aliases=tuple(sorted(getattr(mv, "aliases", None) or ())) if aliases is None else aliases,
                             tags={k: v for k, v in mv.tags.items() if not k.startswith("harness.lineage")},
                             created_at=lin.get("created_at", ""), source=mv.source)
 
@@ -518,13 +518,17 @@ class Registry:
 
     def versions(self, deployment: str) -> list[ModelVersion]:
         """Every completely registered version of ``deployment``, oldest first."""
-        self._rm(deployment)
+        rm = self._rm(deployment)
+        by_version: dict[int, list[str]] = {}
+        for alias, number in (getattr(rm, "aliases", None) or {}).items():
+            by_version.setdefault(int(number), []).append(alias)
         out = []
         token = None
-        while True:
+        while True:  # search results carry no aliases: they come from the registered model
             page = self._mlflow_call("listing versions", self._client.search_model_versions,
                                      f"name = '{deployment}'", max_results=1000, page_token=token)
-            out.extend(self._version(mv) for mv in page if mv.tags.get("harness.state") == "registered")
+            out.extend(self._version(mv, tuple(sorted(by_version.get(int(mv.version), ())))) for mv in page
+                       if mv.tags.get("harness.state") == "registered")
             token = getattr(page, "token", None)
             if not token:
                 break
