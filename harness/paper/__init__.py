@@ -18,12 +18,13 @@ from harness.paper._broker import (
            client_order_id,
 )
 from harness.paper._core import ACTIVE, HALTED, REDUCING, Runner
-from harness.paper._feed import ReplayFeed
+from harness.paper._feed import ReplayFeed, StoreFeed
 from harness.paper._ledger import Ledger, ledger_path
 from harness.paper._replay import PaperResult, replay
 from harness.paper._risk import PaperConfig, RiskLimits
+from harness.paper._runner import PaperRunner, shadow_record
 from harness.paper._sim import SimBroker
 
 __all__ = ["replay", "PaperResult", "Broker", "Order", "Ack", "OrderReport", "FillReport", "Account", "Bar",
-           "client_order_id", "SimBroker", "Ledger", "ledger_path", "ReplayFeed", "PaperConfig", "RiskLimits",
+           "client_order_id", "SimBroker", "Ledger", "ledger_path", "ReplayFeed", "StoreFeed", "PaperRunner", "shadow_record", "PaperConfig", "RiskLimits",
            "Runner", "ACTIVE", "REDUCING", "HALTED"]

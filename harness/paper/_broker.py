@@ -73,6 +73,7 @@ class Bar:
     low: np.ndarray
     close: np.ndarray
     volume: np.ndarray
+    seen_at: float = math.nan  # monotonic time the feed saw the bar's commit (latency measurements)
 
     def digest(self) -> str:
         """A hash of the bar's values (how a correction of an applied bar is recognised)."""

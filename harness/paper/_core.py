@@ -146,6 +146,67 @@ class Runner:
         if ev:
             self._audit("risk_state", ev)
 
+    def resume(self, *, by: str) -> None:
+        """The human re-enable: back to ACTIVE (a halted runner never resumes by itself)."""
+        ev = self.risk.set_state(ACTIVE, f"resumed by {by}", bar_time=self.last_time, by=by)
+        self.ledger.record(runner=self._runner_state(), risk_events=[ev] if ev else [])
+        if ev:
+            self._audit("risk_state", ev)
+
+    def kill_switch(self, *, by: str, flatten: bool = False, reason: str | None = None) -> dict:
+        """HALTED now; cancel every open order; with ``flatten`` send orders that close every position."""
+        self.halt(reason or f"halted by {by}" + (" (flatten)" if flatten else ""), bar_time=self.last_time, by=by)
+        led = self.ledger
+        canceled, updates = [], []
+        for row in led.order_rows(list(led.open)):
+            if row["leg"] == "stop":
+                continue  # a resting stop protects the position; flatten closes it with the position
+            ack = self.broker.cancel(row["client_order_id"])
+            if ack.state != row["state"]:
+                updates.append({"client_order_id": row["client_order_id"], "state": ack.state,
+                                "reason": ack.reason or f"canceled by {by}"})
+                canceled.append(row["client_order_id"])
+                self._known.pop(row["client_order_id"], None)
+        if updates:
+            led.update_orders(updates, int(self.last_time or 0))
+        flat = []
+        if flatten:
+            t = int(self.last_time or 0)
+            intents = []
+            for n, s in enumerate(self.symbols):
+                if led.book_pos[n] != 0.0:
+                    intents.append({"client_order_id": client_order_id(self.deployment, self.version or "0", t, s,
+                                                                       "flatten"),
+                                    "bar_time": t, "symbol": s, "leg": "flatten", "version": str(self.version),
+                                    "target_weight": 0.0, "est_units": float(-led.book_pos[n])})
+                    self.target[n] = 0.0
+            if intents:
+                led.commit_intents(t, intents, self._runner_state())
+                ups = []
+                for r in intents:
+                    self._known[r["client_order_id"]] = ("new", 0.0, None)
+                    st, bid, why = self._submit(r)
+                    ups.append({"client_order_id": r["client_order_id"], "state": st, "reason": why})
+                    self._known[r["client_order_id"]] = (st, 0.0, None)
+                    flat.append(r["client_order_id"])
+                led.update_orders(ups, t)
+        return {"canceled": canceled, "flatten_orders": flat}
+
+    def apply_control(self) -> str | None:
+        """Carry out a request another process left in the ledger (halt, resume, stop)."""
+        req = self.ledger.control()
+        if not req:
+            return None
+        action = req.get("action")
+        if action == "halt":
+            self.kill_switch(by=req["by"], flatten=bool(req.get("flatten")), reason=req.get("reason"))
+        elif action == "resume":
+            self.resume(by=req["by"])
+        elif action == "stop":
+            self.stop_requested = True
+        self.ledger.set_control(None)
+        return action
+
     # ----------------------------------------------------------------- reconciliation
     def reconcile(self) -> list[str]:
         """Compare the ledger with the broker; a non-empty list of differences halts the runner."""
@@ -239,8 +300,12 @@ class Runner:
             return out
         if not self.reconciled:
             self.reconcile()
+        self.apply_control()
         self.hist.append(bar)
         version, decider = self.source.current(int(bar.time))
+        problem = getattr(self.source, "problem", None)
+        if problem and self.state != HALTED:
+            self.halt(problem, bar_time=int(bar.time), alert="champion")
         if self.version is not None and version != self.version:
             swap = {"from_version": self.version, "to_version": version, "bar_time": int(bar.time),
                     "positions": led.current_positions()}

@@ -16,7 +16,7 @@ import numpy as np
 from harness.paper._broker import Bar
 from market_data import Bars
 
-__all__ = ["ReplayFeed", "bars_rows"]
+__all__ = ["ReplayFeed", "StoreFeed", "bars_rows"]
 
 
 def bars_rows(bars: Bars, start: int = 0) -> Iterator[Bar]:
@@ -58,3 +58,117 @@ class ReplayFeed:
                 if delay > 0:
                     time.sleep(delay)
             yield bar
+
+
+class StoreFeed:
+    """Follow the home bar store: poll the branch for new commits and yield each new bar once, in order.
+
+    ``history``: the bars before ``start`` (given to the runner for its decisions, never
+    traded). Bars from ``start`` on are yielded (on a restart the runner skips those it
+    applied, and halts on any that changed). After the stored bars, each poll that finds
+    a new snapshot yields the bars after the last one yielded; a bar already yielded whose
+    values changed in a later commit is yielded again (a correction: the runner halts).
+    Gaps (a new bar more than ``gap_factor`` bar lengths after the previous one) and stale
+    data (no new bar for ``stale_after`` seconds) are reported to ``on_event(kind, message,
+    bar_time)`` and kept in :attr:`events`. The feed ends when :meth:`stop` is called or
+    after ``idle_timeout`` seconds without a new commit (None: never).
+    """
+
+    def __init__(self, symbols, *, frequency: str = "1d", start=None, poll_interval: float = 1.0,
+                 stale_after: float | None = None, idle_timeout: float | None = None, gap_factor: float = 1.5,
+                 correction_window: int = 5, store=None, on_event=None) -> None:
+        from harness._bars import home_store
+        from market_data.bars import to_ns
+
+        self.store = store if store is not None else home_store()
+        self.symbols = tuple(symbols)
+        self.frequency = frequency
+        self.poll_interval = float(poll_interval)
+        self.stale_after = stale_after
+        self.idle_timeout = idle_timeout
+        self.gap_factor = gap_factor
+        self.correction_window = int(correction_window)
+        self.on_event = on_event
+        self.events: list[dict] = []
+        self._stop = False
+        self.snapshot = self.store.resolve()
+        bars = self.store.read(list(self.symbols), frequency=frequency)
+        self._check_symbols(bars)
+        if start is None:  # trade from the next new bar: everything stored is history
+            cut = bars.n_bars
+        else:
+            cut = int(np.searchsorted(bars.timestamps, to_ns(start, name="start"), "left"))
+        self.history = bars[:cut] if cut else None
+        self._pending = bars[cut:]
+        self._recent: dict[int, str] = {}
+        self.last_time: int | None = int(bars.timestamps[cut - 1]) if cut else None
+        self.detect_s: list[float] = []
+
+    def _check_symbols(self, bars: Bars) -> None:
+        from harness.errors import InputError
+
+        if tuple(bars.symbols) != self.symbols:
+            raise InputError(f"the store gave symbols {bars.symbols}, expected {self.symbols}")
+
+    def stop(self) -> None:
+        self._stop = True
+
+    def _event(self, kind: str, message: str, bar_time: int | None) -> None:
+        ev = {"kind": kind, "message": message, "bar_time": bar_time}
+        self.events.append(ev)
+        if self.on_event is not None:
+            self.on_event(kind, message, bar_time)
+
+    def _emit(self, bars: Bars, seen_at: float):
+        from market_data.frequency import frequency_ns
+
+        step = frequency_ns(self.frequency)
+        for bar in bars_rows(bars):
+            t = int(bar.time)
+            if self.last_time is not None and t <= self.last_time:
+                d = self._recent.get(t)
+                if d is not None and d == bar.digest():
+                    continue  # unchanged
+            elif self.last_time is not None and step and t - self.last_time > self.gap_factor * step:
+                self._event("gap", f"gap in the feed: {(t - self.last_time) / step:.1f} bar lengths between "
+                            f"{self.last_time} and {t}", t)
+            self._recent[t] = bar.digest()
+            if len(self._recent) > 4 * self.correction_window + 8:
+                for k in sorted(self._recent)[: len(self._recent) - 2 * self.correction_window]:
+                    del self._recent[k]
+            if self.last_time is None or t > self.last_time:
+                self.last_time = t
+            object.__setattr__(bar, "seen_at", seen_at)
+            yield bar
+
+    def __iter__(self) -> Iterator[Bar]:
+        yield from self._emit(self._pending, time.monotonic())
+        self._pending = None
+        last_new = time.monotonic()
+        stale_reported = False
+        while not self._stop:
+            snap = self.store.resolve()
+            now = time.monotonic()
+            if snap != self.snapshot:
+                self.snapshot = snap
+                since = None
+                if self.last_time is not None:
+                    known = sorted(self._recent)
+                    since = known[max(0, len(known) - self.correction_window)] if known else self.last_time + 1
+                bars = self.store.read(list(self.symbols), start=since, frequency=self.frequency, snapshot=snap)
+                self._check_symbols(bars)
+                n_before = len(self.detect_s)
+                for bar in self._emit(bars, now):
+                    self.detect_s.append(now)
+                    yield bar
+                if len(self.detect_s) > n_before:
+                    last_new = time.monotonic()
+                    stale_reported = False
+                continue
+            if self.stale_after is not None and not stale_reported and now - last_new > self.stale_after:
+                self._event("stale", f"no new bar for {now - last_new:.0f} s (stale_after {self.stale_after} s)",
+                            self.last_time)
+                stale_reported = True
+            if self.idle_timeout is not None and now - last_new > self.idle_timeout:
+                return
+            time.sleep(self.poll_interval)

@@ -289,6 +289,39 @@ class Ledger:
         self._db.execute("INSERT INTO alerts (bar_time, kind, message, wall_time) VALUES (?,?,?,?)",
                          (a.get("bar_time"), a["kind"], a["message"], datetime.now(UTC).isoformat()))
 
+    def update_orders(self, updates: list[dict], bar_time: int) -> None:
+        """Order states changed outside a bar (a cancel by the kill switch), in one transaction."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for u in updates:
+                db.execute("UPDATE orders SET state=?, reason=?, updated_time=? WHERE client_order_id=?",
+                           (u["state"], u.get("reason", ""), bar_time, u["client_order_id"]))
+                db.execute("INSERT INTO order_events (client_order_id, bar_time, state, reason) VALUES (?,?,?,?)",
+                           (u["client_order_id"], bar_time, u["state"], u.get("reason", "")))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            self._load_book()
+            raise
+        for u in updates:
+            if u["state"] in ("filled", "partially_filled", "canceled", "rejected"):
+                self.open.pop(u["client_order_id"], None)
+            else:
+                self.open[u["client_order_id"]] = u["state"]
+
+    def control(self) -> dict | None:
+        """A request another process left for the running runner (``harness paper halt/resume``)."""
+        row = self._db.execute("SELECT value FROM runner WHERE key='control'").fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def set_control(self, request: dict | None) -> None:
+        if request is None:
+            self._db.execute("DELETE FROM runner WHERE key='control'")
+        else:
+            self._db.execute("INSERT OR REPLACE INTO runner VALUES ('control', ?)", (json.dumps(request),))
+        self.runner_state.pop("control", None)
+
     def record(self, *, runner: dict[str, Any] | None = None, risk_events: list[dict] = (),
                alerts: list[dict] = ()) -> None:
         """One transaction outside a bar: a state change, a denial, an alert."""
