@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from harness.cli._options import (
+    Dask,
     End,
     FeeRate,
     FixedFee,
@@ -121,6 +122,12 @@ def optimize_cmd(
     fixed_fee: FixedFee = 0.0,
     n_jobs: Annotated[int, typer.Option("--n-jobs", help="Parallel trials (threads).")] = 1,
     memory: Annotated[bool, typer.Option("--memory", help="Do not persist the study (in-memory storage).")] = False,
+    dask: Dask = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="With --dask: trials asked per batch "
+                                                   "(default: twice the workers).")] = None,
+    storage: Annotated[str | None, typer.Option("--storage", help="Optuna storage URL, e.g. "
+                                                "postgresql+psycopg2://user:pw@host/db (default: the home SQLite).")]
+    = None,
 ) -> None:
     """Search a strategy's parameters with Optuna, scored out of sample; prints best params, OOS metrics, DSR, PBO."""
     from rich.console import Console
@@ -135,7 +142,8 @@ def optimize_cmd(
     fixed = parse_params(param)
     objectives = tuple(objective or ["sharpe"])
     result = optimize(bars, strategy, n_trials=trials, objective=objectives[0] if len(objectives) == 1 else objectives,
-                      cv=cv, storage=":memory:" if memory else None, study_name=study, seed=seed, n_jobs=n_jobs,
+                      cv=cv, storage=":memory:" if memory else storage, study_name=study, seed=seed, n_jobs=n_jobs,
+                      dask=dask, batch_size=batch_size,
                       config=BacktestConfig(fee_rate=fee_rate, slippage_bps=slippage_bps, fixed_fee=fixed_fee),
                       search_space={**fixed, **_space(space)}, progress=True)
     console = Console(soft_wrap=True)

@@ -122,6 +122,24 @@ def _storage(storage: Any, name: str) -> tuple[Any, str, Path | None]:
     return storage, type(storage).__name__, sidecar
 
 
+def _with_heartbeat(storage: Any) -> Any:
+    """An RDB storage (given as a URL or an RDBStorage without one) with trial heartbeats on.
+
+    Used for Dask studies, whose trials are in flight outside the driver's ``optimize``
+    loop; a storage object that already has a heartbeat, or is not RDB, is kept as it is.
+    """
+    import optuna
+
+    from harness.optimize._dask import HEARTBEAT_S
+
+    if isinstance(storage, str):
+        storage = _sqlite_storage(storage) if storage.startswith("sqlite:") else optuna.storages.RDBStorage(storage)
+    if isinstance(storage, optuna.storages.RDBStorage) and storage.heartbeat_interval is None:
+        storage.heartbeat_interval = HEARTBEAT_S
+        storage.grace_period = 4 * HEARTBEAT_S
+    return storage
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -177,7 +195,7 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
              warm_start: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
              directions: Sequence[str] | None = None, config: Any = None,
              search_space: Mapping[str, Any] | None = None, timeout: float | None = None,
-             progress: bool = True) -> OptimizationResult:
+             progress: bool = True, dask: Any = None, batch_size: int | None = None) -> OptimizationResult:
     """Search ``strategy``'s parameters with Optuna, scoring each trial out of sample.
 
     Each trial's parameters are evaluated on every fold of ``cv`` (a splitter or its text
@@ -209,12 +227,23 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
 
     A metric that is undefined on the OOS returns (Sharpe of a strategy that never
     trades) counts as 0 and is flagged in ``user_attrs["undefined"]``.
+
+    ``dask`` (a ``distributed.Client``, ``"local[:N]"`` or ``"tcp://HOST:PORT"``) evaluates
+    the trials on a Dask cluster with driver-side ask/tell: the driver asks ``batch_size``
+    trials at a time (default: twice the workers), the workers score them (the fold
+    evaluator is shipped once), and the driver tells them in trial-number order once the
+    batch is done. The budget is exact (``n_trials`` are asked, never more); pruning is off
+    (every trial is scored on every fold); a trial whose task fails, or whose worker dies
+    past Dask's retries, is told FAIL, so none is left RUNNING; on RDB storages the driver
+    records heartbeats for the trials in flight, and stale RUNNING trials of a crashed
+    driver are failed when the study is resumed. Given ``seed`` and ``batch_size`` the study
+    is the same whatever the number of workers (see :mod:`harness.optimize._dask`).
     """
     import optuna
 
     import strategies
     from harness.engine import BacktestConfig
-    from harness.validation import CombinatorialPurgedCV, parse_cv
+    from harness.validation import parse_cv
 
     if not isinstance(bars, Bars):
         raise InputError(f"bars must be a market_data.Bars, got {type(bars).__name__}")
@@ -244,6 +273,8 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
     if not isinstance(name, str) or not _STUDY_NAME.match(name):
         raise InputError(f"study name {name!r} must match [A-Za-z0-9][A-Za-z0-9_.-]* (it becomes a path)")
     storage_obj, storage_desc, sidecar = _storage(storage, name)
+    if dask is not None:
+        storage_obj = _with_heartbeat(storage_obj)
     single = len(objectives) == 1
     if sampler is None:
         sampler = optuna.samplers.TPESampler(seed=seed) if single else optuna.samplers.NSGAIISampler(seed=seed)
@@ -277,11 +308,6 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
         returns: dict[int, np.ndarray] = {}
         ppy = evaluator.ppy
         trial_seed = int(seed or 0)
-        paths_of = None
-        if isinstance(cv, CombinatorialPurgedCV):
-            def paths_of(parts: list[np.ndarray]) -> np.ndarray:
-                return cv.assemble_paths(bars.n_bars, parts)
-
         def objective_fn(trial: Any) -> Any:
             values = {k: _suggest(trial, k, d) for k, d in space.items()}
             try:
@@ -289,34 +315,16 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
             except ParamError as exc:
                 trial.set_user_attr("invalid", str(exc))
                 raise optuna.TrialPruned(str(exc)) from None
-            parts: list[np.ndarray] = []
-            fold_values: list[list[float]] = []
-            for k in range(evaluator.n_folds):
-                r = evaluator.fold_returns(k, params, seed=trial_seed)
-                parts.append(r)
-                fold_values.append([_json_float(metric_of_returns(r, o, ppy)) for o in objectives])
+
+            def on_fold(k: int, parts: list[np.ndarray], fold_values: list[list[float | None]]) -> None:
                 if single and reports:
                     running = metric_of_returns(np.concatenate(parts), objectives[0], ppy)
                     trial.report(0.0 if math.isnan(running) else running, step=k)
                     if k >= prune_from and trial.should_prune():
                         trial.set_user_attr("fold_values", fold_values)
                         raise optuna.TrialPruned(f"pruned after fold {k}")
-            trial.set_user_attr("fold_values", fold_values)
-            if paths_of is not None:  # CPCV: score the backtest paths, keep their average
-                mat = paths_of(parts)
-                oos = mat.mean(axis=0)
-                path_values = [[metric_of_returns(row, o, ppy) for o in objectives] for row in mat]
-                trial.set_user_attr("path_values", [[_json_float(v) for v in pv] for pv in path_values])
-                raw = [float(np.nanmean([pv[i] for pv in path_values])) for i in range(len(objectives))]
-            else:
-                oos = np.concatenate(parts)
-                raw = [metric_of_returns(oos, o, ppy) for o in objectives]
-            out = []
-            for v in raw:
-                if math.isnan(v):
-                    trial.set_user_attr("undefined", True)
-                    v = 0.0
-                out.append(v)
+
+            out, oos = _record(trial, _score(evaluator, params, objectives, cv, trial_seed, on_fold))
             returns[trial.number] = oos
             if sidecar is not None:
                 sidecar.mkdir(parents=True, exist_ok=True)
@@ -331,8 +339,15 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
         try:
             if bar is not None:
                 bar.start()
-            study.optimize(objective_fn, n_trials=int(n_trials), timeout=timeout, n_jobs=int(n_jobs),
-                           callbacks=callbacks, gc_after_trial=False)
+            if dask is not None:
+                from harness.optimize._dask import optimize_on_dask
+
+                optimize_on_dask(study, evaluator, strat, space, fixed, objectives, cv, trial_seed, int(n_trials),
+                                 timeout=timeout, dask=dask, batch_size=batch_size, returns=returns,
+                                 sidecar=sidecar, callbacks=callbacks)
+            else:
+                study.optimize(objective_fn, n_trials=int(n_trials), timeout=timeout, n_jobs=int(n_jobs),
+                               callbacks=callbacks, gc_after_trial=False)
         finally:
             if bar is not None:
                 bar.stop()
@@ -343,6 +358,50 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
 
 def _json_float(v: float) -> float | None:
     return float(v) if math.isfinite(v) else None
+
+
+def _score(evaluator: Any, params: Any, objectives: tuple[str, ...], cv: Any, seed: int,
+           on_fold: Any = None) -> tuple[list[float], np.ndarray, list, list | None, bool]:
+    """Score ``params`` on every fold of ``evaluator``: (values, OOS returns, per-fold values,
+    per-path values (CPCV) or None, whether a value was undefined and counted as 0).
+
+    ``on_fold(k, parts, fold_values)`` runs after each fold (reporting and pruning); the
+    in-process study and the Dask workers both score through here.
+    """
+    from harness.validation import CombinatorialPurgedCV
+
+    ppy = evaluator.ppy
+    parts: list[np.ndarray] = []
+    fold_values: list[list[float | None]] = []
+    for k in range(evaluator.n_folds):
+        r = evaluator.fold_returns(k, params, seed=seed)
+        parts.append(r)
+        fold_values.append([_json_float(metric_of_returns(r, o, ppy)) for o in objectives])
+        if on_fold is not None:
+            on_fold(k, parts, fold_values)
+    path_values = None
+    if isinstance(cv, CombinatorialPurgedCV):  # score the backtest paths, keep their average
+        mat = cv.assemble_paths(evaluator.bars.n_bars, parts)
+        oos = mat.mean(axis=0)
+        pv = [[metric_of_returns(row, o, ppy) for o in objectives] for row in mat]
+        path_values = [[_json_float(v) for v in row] for row in pv]
+        raw = [float(np.nanmean([row[i] for row in pv])) for i in range(len(objectives))]
+    else:
+        oos = np.concatenate(parts)
+        raw = [metric_of_returns(oos, o, ppy) for o in objectives]
+    undefined = any(math.isnan(v) for v in raw)
+    return [0.0 if math.isnan(v) else v for v in raw], oos, fold_values, path_values, undefined
+
+
+def _record(trial: Any, scored: tuple) -> tuple[list[float], np.ndarray]:
+    """Set a scored trial's user attributes; returns (values, OOS returns)."""
+    out, oos, fold_values, path_values, undefined = scored
+    trial.set_user_attr("fold_values", fold_values)
+    if path_values is not None:
+        trial.set_user_attr("path_values", path_values)
+    if undefined:
+        trial.set_user_attr("undefined", True)
+    return out, oos
 
 
 def _result(study: Any, objectives: tuple[str, ...], returns: dict[int, np.ndarray], sidecar: Path | None,
