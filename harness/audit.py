@@ -64,6 +64,7 @@ KINDS = (
     "gate_decision",
     "approval",
     "rejection",
+    "self_approval",
     "promotion",
     "rollback",
     "paper_started",

@@ -9,10 +9,23 @@ Array-only part::
     d.outcome, print(d.table())
 
 ``available()`` lists the checks (a plug-in family under ``harness.gate.checks``).
+
+Against the registry: ``decide(deployment, version, evidence, policy)`` records the
+decision and, in auto mode, promotes on pass; ``approve``/``reject`` (a named person)
+and ``rollback`` complete governed mode.
 """
 
 from __future__ import annotations
 
+from harness.gate._decide import (
+    ApprovalResult,
+    approve,
+    decide,
+    latest_decision,
+    pending,
+    reject,
+    rollback,
+)
 from harness.gate._decision import OUTCOMES, CheckResult, Decision
 from harness.gate._evaluate import evaluate
 from harness.gate._evidence import Evidence, Shadow
@@ -29,6 +42,13 @@ __all__ = [
     "Decision",
     "OUTCOMES",
     "evaluate",
+    "decide",
+    "approve",
+    "reject",
+    "rollback",
+    "pending",
+    "latest_decision",
+    "ApprovalResult",
     "available",
     "register",
     "Check",

@@ -95,6 +95,8 @@ class CaseResult:
     n_seeds: int
     promoted: int
     check_pass: dict
+    values: dict
+    peers: dict
 
     @property
     def rate(self) -> float:
@@ -106,20 +108,41 @@ class CaseResult:
         return math.sqrt(max(p * (1 - p), 1e-12) / self.n_seeds)
 
 
+def naive_promotes(ev: Evidence, alpha: float) -> dict[str, bool]:
+    """The peers a gate is compared with: ``naive`` promotes on any holdout Sharpe gain;
+    ``t_test`` on a one-sided iid t-test of the paired difference at ``alpha`` (scipy),
+    blind to the number of trials and to autocorrelation."""
+    from scipy import stats
+
+    from harness.gate import nb
+
+    a, b = ev.challenger_returns, ev.champion_returns
+    t = stats.ttest_1samp(a - b, 0.0, alternative="greater")
+    return {"naive": bool(nb.sharpe_1d_nb(a) > nb.sharpe_1d_nb(b)), "t_test": bool(t.pvalue <= alpha)}
+
+
 def calibrate(case: str, seeds: Iterable[int], *, policy: GatePolicy | None = None, progress=None,
               **sim_kwargs) -> CaseResult:
-    """Evaluate the statistical checks on every seed of a case; count promotions."""
+    """Evaluate the statistical checks on every seed of a case; count promotions (the
+    gate's and its peers'), per-check passes and per-check values."""
     from harness.gate._evaluate import evaluate
 
     policy = policy or GatePolicy(checks=STATISTICAL_CHECKS)
     seeds = list(seeds)
     promoted = 0
     passes = {c: 0 for c in policy.checks}
+    values: dict[str, list] = {c: [] for c in policy.checks}
+    peers = {"naive": 0, "t_test": 0}
     for s in seeds:
-        d = evaluate(simulate(case, s, **sim_kwargs), policy)
+        ev = simulate(case, s, **sim_kwargs)
+        d = evaluate(ev, policy)
         promoted += d.outcome == "promote"
         for c in d.checks:
             passes[c.name] += bool(c.passed)
+            values[c.name].append(math.nan if c.value is None else c.value)
+        for k, v in naive_promotes(ev, policy.alpha).items():
+            peers[k] += v
         if progress is not None:
             progress(1)
-    return CaseResult(case=case, n_seeds=len(seeds), promoted=promoted, check_pass=passes)
+    return CaseResult(case=case, n_seeds=len(seeds), promoted=promoted, check_pass=passes,
+                      values={k: np.asarray(v) for k, v in values.items()}, peers=peers)

@@ -63,7 +63,9 @@ class Decision:
     ``checks``: every :class:`CheckResult`; ``reasons``: one line per failing or
     pending check (or why it passed); ``evidence_digest``; ``time`` (ISO 8601, UTC);
     ``policy``: the :class:`GatePolicy` as a dict. ``id``, ``deployment`` and ``version``
-    are set once the decision is recorded in the registry (:func:`harness.gate.decide`).
+    are set once the decision is recorded in the registry (:func:`harness.gate.decide`);
+    ``context`` then holds what the decision was made against (champion, newest version,
+    spec hash), which voids a pending decision once it changes.
     """
 
     outcome: str
@@ -76,6 +78,7 @@ class Decision:
     deployment: str | None = None
     version: int | None = None
     promoted: bool = False
+    context: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -92,14 +95,16 @@ class Decision:
         return _jsonable({"outcome": self.outcome, "checks": [c.to_dict() for c in self.checks],
                           "reasons": list(self.reasons), "evidence_digest": self.evidence_digest,
                           "time": self.time, "policy": dict(self.policy), "id": self.id,
-                          "deployment": self.deployment, "version": self.version, "promoted": self.promoted})
+                          "deployment": self.deployment, "version": self.version, "promoted": self.promoted,
+                          "context": dict(self.context)})
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Decision:
         return cls(outcome=d["outcome"], checks=tuple(CheckResult.from_dict(c) for c in d.get("checks", ())),
                    reasons=tuple(d.get("reasons", ())), evidence_digest=d.get("evidence_digest", ""),
                    time=d.get("time", ""), policy=dict(d.get("policy") or {}), id=d.get("id"),
-                   deployment=d.get("deployment"), version=d.get("version"), promoted=bool(d.get("promoted", False)))
+                   deployment=d.get("deployment"), version=d.get("version"), promoted=bool(d.get("promoted", False)),
+                   context=dict(d.get("context") or {}))
 
     def table(self) -> str:
         """The check table as text: name, value, op, threshold, verdict, detail."""
