@@ -36,6 +36,7 @@ from harness.monitor._base import (
 )
 from harness.monitor._config import MONITOR_NAMES, RETRAIN_REASONS, MonitorConfig
 from harness.monitor._deployment import DeploymentMonitor, alerts, alerts_path, status, status_path
+from harness.monitor._ledger import LedgerMonitor
 from harness.monitor._schedule import Schedule
 from harness.monitor._stats import (
     autocorrelation_time,
@@ -81,6 +82,7 @@ __all__ = [
     "retrain_alerts",
     "retrain_reason",
     "DeploymentMonitor",
+    "LedgerMonitor",
     "status",
     "alerts",
     "status_path",

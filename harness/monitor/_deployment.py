@@ -38,6 +38,8 @@ from harness.monitor._schedule import Schedule
 __all__ = ["DeploymentMonitor", "status", "alerts", "status_path", "alerts_path", "default_sinks"]
 
 _log = logging.getLogger("harness.monitor")
+#: the status file is rewritten at least this often while readings change only in value
+SAVE_EVERY_S = 5.0
 
 
 def check_deployment_name(name: Any) -> str:
@@ -99,6 +101,9 @@ class DeploymentMonitor:
         self.sink_errors: list[dict] = []
         self.evaluations = 0
         self.last_time: int | None = None
+        self._saved_states: list | None = None
+        self._saved_at = -float("inf")
+        self._dirty = False
         if persist:
             self._restore()
 
@@ -148,12 +153,25 @@ class DeploymentMonitor:
                     sink.send(alert)
                 except Exception as exc:  # a sink never stops the runner
                     self._sink_failed(sink, exc, alert)
-        if self.persist:
-            try:
-                self._save()
-            except OSError as exc:
-                self._sink_failed(Sink(), exc, None)
+        states = [(r.monitor, r.metric, r.state) for r in readings]
+        if self.persist and (new or states != self._saved_states or _time.monotonic() - self._saved_at >= SAVE_EVERY_S):
+            self.flush()
+            self._saved_states = states
+        else:
+            self._dirty = True
         return new
+
+    def flush(self) -> None:
+        """Write the status file now (evaluations write it when a state changes, when an alert
+        is raised and at most every ``SAVE_EVERY_S`` seconds otherwise)."""
+        if not self.persist:
+            return
+        try:
+            self._save()
+        except OSError as exc:
+            self._sink_failed(Sink(), exc, None)
+        self._saved_at = _time.monotonic()
+        self._dirty = False
 
     def step(self, *, bar_index: int, time: int, data: MonitorData | Callable[[], MonitorData]) -> list[Alert] | None:
         """Evaluate if the schedule says so (``data`` may be a function, called only then);

@@ -170,17 +170,20 @@ def effective_fraction(x: Any, max_lag: int | None = None) -> float:
 
 
 def ks_pvalue_effective(d: Any, n_reference: Any, n_current: Any, fraction: Any) -> np.ndarray:
-    """KS p-values at effective sample sizes: ``kstwo.sf(d, round(f * n1 n2 / (n1 + n2)))``.
+    """KS p-values at effective sample sizes (vectorised over features).
 
-    The two-sided asymptotic p-value of ``ks_2samp`` with both sample sizes multiplied
-    by the effective fraction ``f`` (at least one effective observation). Vectorised
-    over features.
+    With ``en = f * n1 * n2 / (n1 + n2)`` (``f`` the effective fraction, at least one
+    effective observation), the two-sided p-value is Stephens' (1970) finite-sample form
+    of the Kolmogorov limit, ``Q((sqrt(en) + 0.12 + 0.11 / sqrt(en)) d)``: within a few
+    percent of scipy's ``kstwo.sf(d, round(en))`` (tested) at a hundredth of its cost,
+    which matters when it runs on every bar.
     """
-    from scipy.stats import kstwo
-
-    d = np.asarray(d, dtype=np.float64)
+    d = np.atleast_1d(np.asarray(d, dtype=np.float64))
     n1 = np.asarray(n_reference, dtype=np.float64)
     n2 = np.asarray(n_current, dtype=np.float64)
     f = np.asarray(fraction, dtype=np.float64)
-    en = np.maximum(np.round(f * n1 * n2 / (n1 + n2)), 1.0)
-    return np.clip(kstwo.sf(d, en), 0.0, 1.0)
+    en = np.broadcast_to(np.maximum(f * n1 * n2 / (n1 + n2), 1.0), d.shape)
+    out = np.empty(d.shape)
+    for i in range(d.size):
+        out.flat[i] = nb.ks_pvalue_stephens_nb(float(d.flat[i]), float(en.flat[i]))
+    return out

@@ -28,6 +28,21 @@ class DataQuality(Monitor):
     name = "data_quality"
     requires = ("bars",)
 
+    def __init__(self, config=None) -> None:
+        super().__init__(config)
+        self._sigma_key: tuple | None = None
+        self._sigma: np.ndarray | None = None
+
+    def _reference_sigma(self, ref_close) -> np.ndarray:
+        key = (id(ref_close), np.shape(ref_close))
+        if self._sigma_key != key:
+            ref = np.asarray(ref_close, dtype=np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rr = np.diff(np.log(np.where(ref > 0, ref, np.nan)), axis=0)
+                self._sigma = np.nanstd(rr, axis=0, ddof=1)
+            self._sigma_key = key
+        return self._sigma
+
     def _evaluate(self, data: MonitorData) -> list[Reading]:
         cfg = self.config
         bars = data.bars
@@ -80,10 +95,8 @@ class DataQuality(Monitor):
         with np.errstate(invalid="ignore", divide="ignore"):
             logc = np.log(np.where(close > 0, close, np.nan))
             r = np.diff(logc, axis=0)
-            if data.reference_close is not None and np.asarray(data.reference_close).shape[0] > 2:
-                ref = np.asarray(data.reference_close, dtype=np.float64)
-                rr = np.diff(np.log(np.where(ref > 0, ref, np.nan)), axis=0)
-                sigma = np.nanstd(rr, axis=0, ddof=1)
+            if data.reference_close is not None and np.shape(data.reference_close)[0] > 2:
+                sigma = self._reference_sigma(data.reference_close)
             else:
                 sigma = np.nanstd(r, axis=0, ddof=1)
             z = np.abs(r) / np.where(sigma > 0, sigma, np.nan)

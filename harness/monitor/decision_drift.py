@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.monitor import nb
 from harness.monitor._base import ALERT, INSUFFICIENT, OK, Monitor, MonitorData, Reading
 from harness.monitor._drift import DriftReference, adjust_pvalues, finite_or_none
 
@@ -45,8 +46,6 @@ class DecisionDrift(Monitor):
         return np.column_stack([w, np.abs(w).sum(axis=1)])
 
     def _evaluate(self, data: MonitorData) -> list[Reading]:
-        from scipy.stats import binomtest
-
         cfg = self.config
         ref_w = np.asarray(data.reference_weights, dtype=np.float64)
         live_w = np.asarray(data.live_weights, dtype=np.float64)[-cfg.window:]
@@ -65,7 +64,7 @@ class DecisionDrift(Monitor):
         live_changes = int((turnover_series(live_w)[1:] > 1e-12).sum())
         n_ref, n_live = ref_w.shape[0] - 1, live_w.shape[0] - 1
         total = ref_changes + live_changes
-        p_turn = binomtest(live_changes, total, n_live / (n_live + n_ref)).pvalue if total else 1.0
+        p_turn = float(nb.binom_two_sided_nb(live_changes, total, n_live / (n_live + n_ref))) if total else 1.0
         pvals = np.append(np.where(res.tested, res.pvalue, np.nan), p_turn)
         padj = adjust_pvalues(pvals, cfg.correction)
         N = ref_w.shape[1] if ref_w.ndim == 2 else 1

@@ -2,8 +2,10 @@
 
 The band comes from the champion's **holdout** (out-of-sample) per-bar returns, never
 from its best-trial cross-validation returns, which selection inflates. A circular
-block bootstrap (block length = the holdout returns' autocorrelation time, at least 5
-bars, so volatility clustering is kept) draws ``n_boot`` paths of ``perf_window`` bars;
+block bootstrap (block length = the larger autocorrelation time of the holdout returns and of
+their squares, at least 5 bars and at most a quarter of them, so return and volatility
+or exposure clustering are kept; each path shifted by the block-resampled error of the
+holdout mean, so the band carries the uncertainty of the evidence itself) draws ``n_boot`` paths of ``perf_window`` bars;
 the ``percentile``-th percentiles of their compounded return and Sharpe ratio are the
 band. At every live bar the trailing ``perf_window``-bar compounded return and Sharpe
 are compared with it, and a metric alerts when it has sat below its band for the last
@@ -29,8 +31,10 @@ def holdout_band(holdout_returns: np.ndarray, *, window: int, percentile: float,
     """The bootstrap band of ``window``-bar compounded return and Sharpe from holdout returns."""
     r = np.asarray(holdout_returns, dtype=np.float64)
     r = np.ascontiguousarray(r[np.isfinite(r)])
-    if block is None:
-        block = max(5, int(math.ceil(autocorrelation_time(r)))) if r.size >= 4 else 5
+    if block is None:  # long enough for both return and volatility (exposure) clustering
+        tau = max(autocorrelation_time(r), autocorrelation_time(r * r)) if r.size >= 4 else 1.0
+        block = max(5, int(math.ceil(tau)))
+        block = min(block, max(5, r.size // 4))
     block = int(min(block, max(1, r.size)))
     cum = np.empty(n_boot)
     sharpe = np.empty(n_boot)
