@@ -114,3 +114,20 @@ def test_a_champion_equal_to_the_best_candidate_is_no_change(stored, monkeypatch
     monkeypatch.setattr(_retrain, "champion_of", lambda registry, name, baseline: champ)
     res = _run(spec)
     assert res.outcome == "no_change" and res.challenger is None
+
+
+def test_a_timeout_uses_the_trials_that_finished_and_says_so(stored):
+    from harness.deploy import loads_deployment
+
+    from ._helpers import spec_text
+
+    spec = loads_deployment(spec_text(trials=100_000).replace("top_k = 2", "top_k = 2\ntimeout = 1"),
+                            source="t")
+    res = _run(spec)
+    assert res.timed_out and 1 <= res.stats["n_trials_in_study"] < 100_000
+    assert res.n_trials == res.trial_returns.shape[1] and res.candidates
+
+
+def test_trials_are_honoured_exactly(stored):
+    res = _run(make_spec(trials=3))
+    assert not res.timed_out and res.stats["n_trials_in_study"] == 3 and res.n_trials == 3
