@@ -63,6 +63,12 @@ def _step_regime(ctx: dict) -> str:
     return demo_step(ctx)
 
 
+def _step_deploy(ctx: dict) -> str:
+    from harness.retrain._demo import demo_step
+
+    return demo_step(ctx)
+
+
 STEPS: list[tuple[str, Callable[[dict], str]]] = [
     ("environment", _step_environment),
     ("bar store: sample data into the home store", _step_data),
@@ -72,6 +78,7 @@ STEPS: list[tuple[str, Callable[[dict], str]]] = [
     ("walk-forward optimisation (Optuna) with DSR and PBO", _step_optimize),
     ("volatility regimes (default detector) on the S&P 500 sample", _step_regime),
     ("trainable strategy (mlp): fit, save, reload", _step_mlp),
+    ("deployment: harness deploy spx_sma.toml, then retrain --if-regime-changed", _step_deploy),
 ]
 
 

@@ -119,17 +119,28 @@ def _describe(result: RetrainResult) -> list[str]:
     lines.append(f"study {st['study_name']}: {st['n_trials_evaluated']} trials evaluated "
                  f"({st['n_trials_in_study']} of {st['n_trials_requested']} in the study"
                  + (", stopped by the timeout" if result.timed_out else "") + f"), cv {st['cv']}")
-    champ = result.summary()["champion_holdout"]["sharpe"]
+    from harness.retrain._retrain import _metrics, _ppy
+
+    champ = _metrics(result.champion_returns, _ppy(result.frequency))["sharpe"]
     for c in result.candidates:
         v = "" if c.version is None else f" v{c.version.version}"
-        lines.append(f"candidate {c.rank}{v}: {c.params} objective {c.value:.4g}, holdout sharpe "
-                     f"{c.holdout_metrics['sharpe']:.3f} vs champion {result.champion.name} {champ:.3f}"
-                     if isinstance(c.value, float) else f"candidate {c.rank}{v}: {c.params}")
+        value = ", ".join(_num(x) for x in c.value) if isinstance(c.value, (list, tuple)) else _num(c.value)
+        lines.append(f"candidate {c.rank}{v}: {c.params} objective {value}, holdout sharpe "
+                     f"{_num(c.holdout_metrics.get('sharpe'))} vs champion {result.champion.name} {_num(champ)}")
     if result.outcome == "no_change":
         lines.append(f"no_change: the best candidate is the champion {result.champion.name}; nothing registered")
     elif result.challenger is not None and result.challenger.version is not None:
         lines.append(f"challenger: v{result.challenger.version.version}; evidence in {result.evidence_path}")
     return lines
+
+
+def _num(x: Any) -> str:
+    """A number for people: 4 significant digits; undefined (a flat series' Sharpe) is n/a."""
+    import math
+
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    return f"{x:.4g}"
 
 
 def _decision_lines(decision: Any) -> list[str]:

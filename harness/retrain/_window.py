@@ -219,6 +219,7 @@ def training_window(bars: Bars, retrain: Any, cv: Any, *, trigger: int, labels: 
                              f"({trigger + 1}), got {have}; the detector state is behind the data")
         label, segs = _regime_segments(np.asarray(labels), trigger, int(retrain.purge))
         why = "no bar of that regime survives the purge" if not segs else None
+        n_regime = sum(b - a for a, b in segs)
         if segs:
             window = _stitch(bars, segs)
             try:
@@ -227,6 +228,8 @@ def training_window(bars: Bars, retrain: Any, cv: Any, *, trigger: int, labels: 
                 why = str(exc)
             else:
                 why = cv_fits(cv, window[:window.n_bars - h], strategy)
+                if why is not None:
+                    why = f"{h} held out, leaving {why}"
                 if why is None:
                     rows = np.concatenate([np.arange(a, b) for a, b in segs])
                     return TrainingWindow(bars=window, rows=rows, holdout=h, kind="regime", requested=spec.spec(),
@@ -235,7 +238,7 @@ def training_window(bars: Bars, retrain: Any, cv: Any, *, trigger: int, labels: 
         from harness.regime import LABEL_NAMES
 
         fallback = (f"too few bars in regime {LABEL_NAMES[label]!r} for the regime window "
-                    f"({sum(b - a for a, b in segs)} after purging: {why}); used {retrain.fallback}")
+                    f"({n_regime} after purging; {why}); used {retrain.fallback}")
         spec = WindowSpec.parse(retrain.fallback)
     if spec.kind == "expanding":
         start = 0
