@@ -116,3 +116,16 @@ def test_the_cli_reports_a_held_lock_and_a_missing_state(tmp_path, run_cli):
     assert rec["actor"] == "carol"
     proc = run_cli("retrain", "syn-sma", "--if-regime-changed")
     assert proc.returncode == 0 and "no regime change since" in proc.stdout
+
+
+@pytest.mark.slow
+def test_the_demo_step_deploys_the_shipped_spec_then_checks_the_regime():
+    from harness._bars import demo_step as data_step
+    from harness.retrain._demo import demo_step
+
+    ctx = {"fast": True}
+    data_step(ctx)
+    first = demo_step(ctx)
+    assert first.startswith("deployed demo-spx-sma: 15 trials on trailing:8y") and "no regime change since" in first
+    again = demo_step(ctx)
+    assert "is unchanged" in again and "nothing to do" in again
