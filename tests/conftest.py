@@ -165,3 +165,62 @@ def s3_bucket(s3_env: str) -> str:
     name = f"harness-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=s3_env, region_name="us-east-1").create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture(scope="session")
+def _mlflow_pg_template(pg_url: str) -> str:
+    """A PostgreSQL database holding an empty MLflow schema, cloned per test (migrating is slow)."""
+    import uuid
+
+    import sqlalchemy
+    from mlflow.store.db.utils import _initialize_tables
+
+    name = f"harness_mlflow_tpl_{uuid.uuid4().hex[:8]}"
+    admin = sqlalchemy.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    url = sqlalchemy.engine.make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    engine = sqlalchemy.create_engine(url)
+    try:
+        _initialize_tables(engine)
+    finally:
+        engine.dispose()
+    try:
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def mlflow_pg_uri(pg_url: str, _mlflow_pg_template: str):
+    """A fresh MLflow tracking/registry store on PostgreSQL for one test; yields its URI."""
+    import uuid
+
+    import sqlalchemy
+
+    name = f"harness_t_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}" TEMPLATE "{_mlflow_pg_template}"'))
+    url = sqlalchemy.engine.make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        from harness.registry import _mlflow
+
+        _mlflow._CLIENTS.pop(url, None)
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def mlflow_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test on both MLflow stores: the home SQLite default, and PostgreSQL by URI."""
+    if request.param == "sqlite":
+        return "sqlite"
+    uri = request.getfixturevalue("mlflow_pg_uri")
+    monkeypatch.setenv("HARNESS_MLFLOW_URI", uri)
+    return uri

@@ -27,6 +27,9 @@ from harness.errors import (
 )
 from harness.registry import Registry
 
+# the registry runs on the embedded SQLite default and on PostgreSQL by URI (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("mlflow_backend")
+
 REPO = Path(__file__).resolve().parents[3]
 SMA = {"fast": 5, "slow": 20}
 
