@@ -69,6 +69,12 @@ def _step_deploy(ctx: dict) -> str:
     return demo_step(ctx)
 
 
+def _step_audit(ctx: dict) -> str:
+    from harness.registry._demo import demo_step
+
+    return demo_step(ctx)
+
+
 STEPS: list[tuple[str, Callable[[dict], str]]] = [
     ("environment", _step_environment),
     ("bar store: sample data into the home store", _step_data),
@@ -79,6 +85,7 @@ STEPS: list[tuple[str, Callable[[dict], str]]] = [
     ("volatility regimes (default detector) on the S&P 500 sample", _step_regime),
     ("trainable strategy (mlp): fit, save, reload", _step_mlp),
     ("deployment: harness deploy spx_sma.toml, then retrain --if-regime-changed", _step_deploy),
+    ("registry and audit trail: deployments, verify the hash chain", _step_audit),  # keep last: verifies the rest
 ]
 
 

@@ -15,6 +15,22 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
 PRELUDES = {
     "true_change_points": "import numpy as np\ntrue_change_points = np.array([2440, 3200])\n",
     "res = backtest(bars, weights=": "from market_data import samples\nbars = samples.load('SPX')\n",
+    'reg.get("spx-sma", "champion")': (
+        "from harness._bars import home_store\n"
+        "from harness.engine import BacktestConfig\n"
+        "from harness.registry import Registry as _Registry\n"
+        "from market_data import samples\n"
+        "bars = samples.load('SPX')\n"
+        "_snap = str(home_store(create=True).write(bars, message='readme'))\n"
+        "_r = _Registry.open()\n"
+        "_r.create_deployment('spx-sma', mode='auto', baseline='cash', spec='', spec_hash='h', by='alice')\n"
+        "_v = _r.register('spx-sma', strategy='sma_crossover', params={'fast': 20, 'slow': 100},\n"
+        "                 config=BacktestConfig(), symbols=list(bars.symbols), frequency=bars.frequency,\n"
+        "                 snapshot_id=_snap, data_digest=bars.digest())\n"
+        "_d = {'outcome': 'promote', 'checks': [], 'reasons': [], 'evidence_digest': 'e', 'time': 'now',\n"
+        "      'policy': {'mode': 'auto'}}\n"
+        "_r.promote('spx-sma', _v.version, decision=_r.record_decision('spx-sma', _v.version, _d))\n"
+    ),
     'ingest.ingest("minute.csv"': (
         "import pandas as pd\n"
         "pd.DataFrame({'timestamp': pd.date_range('2024-01-02 09:30', periods=5, freq='min'),\n"
