@@ -39,6 +39,7 @@ _COMMAND_MODULES = (
     "harness.cli._report",
     "harness.cli._registry",
     "harness.cli._audit",
+    "harness.cli._monitor",
 )
 
 
