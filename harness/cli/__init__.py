@@ -40,6 +40,7 @@ _COMMAND_MODULES = (
     "harness.cli._registry",
     "harness.cli._audit",
     "harness.cli._monitor",
+    "harness.cli._paper",
 )
 
 

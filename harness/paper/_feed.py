@@ -89,6 +89,7 @@ class StoreFeed:
         self.gap_factor = gap_factor
         self.correction_window = int(correction_window)
         self.on_event = on_event
+        self.on_poll = None  # called on every poll without a new bar (a runner applies control requests)
         self.events: list[dict] = []
         self._stop = False
         self.snapshot = self.store.resolve()
@@ -171,4 +172,52 @@ class StoreFeed:
                 stale_reported = True
             if self.idle_timeout is not None and now - last_new > self.idle_timeout:
                 return
+            if self.on_poll is not None:
+                self.on_poll()
             time.sleep(self.poll_interval)
+
+
+def append_bars(symbols, *, start, end, speed: float = 0.0, source_snapshot: str | None = None,
+                source_store=None, csv=None, frequency: str = "1d", progress=None) -> int:
+    """``harness feed replay``: append the source's bars between ``start`` and ``end`` to the home
+    store, one bar time per commit. The source is a snapshot of a bar store or a CSV file
+    (read and validated exactly as ``harness data ingest`` reads it). Returns the commits made."""
+    from harness._bars import home_store
+    from harness.errors import InputError
+    from market_data import BarStore
+    from market_data.ingest import read_file
+
+    if (source_snapshot is None) == (csv is None):
+        raise InputError("give exactly one of --source-snapshot or --csv")
+    if not symbols:
+        raise InputError("--symbols needs at least one symbol")
+    if not (speed >= 0 and np.isfinite(speed)):
+        raise InputError(f"--speed must be >= 0 bars per second, got {speed!r}")
+    if csv is not None:
+        src = read_file(csv, frequency=frequency)
+        missing = [s for s in symbols if s not in src.symbols]
+        if missing:
+            raise InputError(f"{csv}: no bars for symbol(s) {missing} (it holds {list(src.symbols)})")
+        src = src.select(symbols).between(start, end)
+    else:
+        store = home_store() if source_store is None else BarStore.open(source_store)
+        src = store.read(symbols, start=start, end=end, frequency=frequency, snapshot=source_snapshot)
+    if src.n_bars == 0:
+        raise InputError(f"the source has no bars of {symbols} between {start} and {end}")
+    dest = home_store(create=True)
+    wait = 1.0 / speed if speed > 0 else 0.0
+    nxt = time.monotonic()
+    for t in range(src.n_bars):
+        row = src[t:t + 1]
+        have = ~np.isnan(row.close[0])
+        if not have.all():  # symbols without a bar at this time are left out of the commit
+            row = row.select([s for s, h in zip(row.symbols, have, strict=True) if h])
+        dest.write(row.with_snapshot(None), message=f"feed replay {int(row.timestamps[0])}")
+        if progress is not None:
+            progress(t + 1, src.n_bars, int(row.timestamps[0]))
+        if wait:
+            nxt += wait
+            delay = nxt - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+    return src.n_bars

@@ -180,6 +180,8 @@ class PaperRunner:
                              poll_interval=self.paper_config.poll_interval, stale_after=self.paper_config.stale_after,
                              on_event=self._feed_event)
         self.feed = feed
+        if hasattr(feed, "on_poll"):
+            feed.on_poll = self._on_poll
         hist = History(self.symbols, self.frequency)
         if getattr(feed, "history", None) is not None:
             hist.extend(feed.history)
@@ -206,6 +208,11 @@ class PaperRunner:
 
     def _feed_event(self, kind: str, message: str, bar_time: int | None) -> None:
         self.ledger.record(alerts=[{"bar_time": bar_time, "kind": kind, "message": message}])
+
+    def _on_poll(self) -> None:
+        self.core.apply_control()
+        if self.core.stop_requested:
+            self.stop()
 
     @property
     def state(self) -> str:
