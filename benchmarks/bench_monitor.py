@@ -115,6 +115,41 @@ def performance_calibration(paths: int) -> list[tuple]:
     return rows
 
 
+def runner_latency(n_live: int = 500) -> dict:
+    """Paper runner's wall time per bar (``harness.paper.replay``, sma_crossover, daily bars) against
+    the monitors' (all five, default config) per evaluation, amortised over the bars between them."""
+    import tempfile
+
+    from harness import backtest
+    from harness.monitor import LedgerMonitor, MonitorConfig
+    from harness.paper import replay
+    from market_data.synthetic import Regime, regime_switching
+
+    os.environ.setdefault("HARNESS_HOME", tempfile.mkdtemp(prefix="bench-monitor-"))
+    bars, _ = regime_switching(1000 + n_live, regimes=(Regime(vol=0.01),), schedule=[(0, 0)], seed=3)
+    params = {"fast": 10, "slow": 50}
+    hold = backtest(bars[500:1000], "sma_crossover", params).equity.pct_change().dropna().to_numpy()
+    quiet = {"audit": False, "mlflow": False, "log": False}
+    replay(bars[1000:1100], "sma_crossover", params)  # compile
+    t = time.perf_counter()
+    res = replay(bars[1000:], "sma_crossover", params)
+    per_bar = (time.perf_counter() - t) / n_live
+    out = {"runner_ms": per_bar * 1e3}
+    warm = LedgerMonitor("bench-warm", bars=bars, strategy="sma_crossover", params=params,
+                         train_end=bars.timestamps[999], holdout_returns=hold, monitor_config=MonitorConfig(**quiet))
+    warm.run(res.ledger)  # compile
+    for every in (1, 5):
+        mon = LedgerMonitor(f"bench-{every}", bars=bars, strategy="sma_crossover", params=params,
+                            train_end=bars.timestamps[999], holdout_returns=hold,
+                            monitor_config=MonitorConfig(every=every, **quiet))
+        t = time.perf_counter()
+        mon.run(res.ledger)
+        total = time.perf_counter() - t
+        evals = mon.monitor.evaluations
+        out[every] = {"eval_ms": total / evals * 1e3, "per_bar_ms": total / n_live * 1e3}
+    return out
+
+
 def cost(repeats: int, n: int = 10_000, k: int = 100) -> dict:
     from scipy.stats import ks_2samp
 
@@ -161,6 +196,15 @@ def main(argv: list[str] | None = None) -> int:
     for pct, k, fa, hit, n in performance_calibration(args.perf_paths):
         default = " (default)" if (pct, k) == (1.0, 10) else ""
         print(f"| {pct:g}th percentile, {k} bars{default} | {fa} of {n} | {hit} of {n} |")
+    lat = runner_latency()
+    ev = lat[1]["eval_ms"]
+    print("\n| paper runner + monitors (daily bars, 7 inputs, 1 symbol) | ms per bar | overhead |\n|---|---|---|")
+    print(f"| paper runner alone (replay) | {lat['runner_ms']:.2f} | |")
+    for every in (1, 5):
+        print(f"| monitors every {every} bar(s), amortised ({lat[every]['eval_ms']:.2f} ms per evaluation) | "
+              f"{lat[every]['per_bar_ms']:.2f} | {100 * lat[every]['per_bar_ms'] / lat['runner_ms']:.0f} % |")
+    print(f"| monitors once a day on 1-minute bars (390 bars a day), amortised | {ev / 390:.3f} | "
+          f"{100 * ev / 390 / lat['runner_ms']:.1f} % |")
     c = cost(args.repeats)
     print("\n| 100 features x 10,000 rows | seconds | vs scipy ks_2samp loop |\n|---|---|---|")
     print(f"| prepare the reference (once per model version) | {c['fit']:.3f} | |")
