@@ -54,9 +54,9 @@ def _prepare_weights(bars: Bars, weights: Any, config: BacktestConfig, *, copy: 
     if w.dtype.kind not in "fiub":
         raise InputError(f"weights must be numeric, got dtype {w.dtype}")
     given = w.shape
-    w = np.array(w, dtype=np.float64, order="C", copy=True if copy else None)
     if w.ndim == 1 and bars.n_symbols == 1:
-        w = w.reshape(-1, 1)
+        w = w.reshape(-1, 1)  # before the copy, so that the copy owns its data
+    w = np.array(w, dtype=np.float64, order="C", copy=True if copy else None)
     if w.shape != bars.shape:
         raise InputError(f"weights have shape {given}, expected {bars.shape} (bars x symbols)")
     first_inf = int(nb.check_weights_nb(w, not config.allow_short))  # also clips when long-only
@@ -156,8 +156,20 @@ def _simulate(bars: Bars, w: np.ndarray, config: BacktestConfig, *, keep_state: 
     equity = np.empty(T)
     cash = np.empty(T if keep_state else 0)
     pos = np.empty((T if keep_state else 0, N))
-    n = int(nb.simulate_nb(bars.open, bars.high, bars.low, bars.close, w, config.fill_at_open, rebalance,
-                           float(config.init_cash), config.fill_params(), equity, cash, pos, orders))
+    # the result keeps ``w`` read-only, but Numba compiles read-only and writeable arrays
+    # apart; sweeps, optimisation and the paper runner pass writeable weights, so the
+    # kernel gets the writeable form of this array we own (never written by it): one
+    # compilation serves all of them, and a first run compiles simulate_nb once
+    flip = not w.flags.writeable and w.flags.owndata
+    if flip:
+        w.flags.writeable = True
+    try:
+        fp = config.fill_params()
+        n = int(nb.simulate_kernel(N, fp)(bars.open, bars.high, bars.low, bars.close, w, config.fill_at_open,
+                                          rebalance, float(config.init_cash), fp, equity, cash, pos, orders))
+    finally:
+        if flip:
+            w.flags.writeable = False
     if n > cap:  # cannot happen by construction; guard against a silent truncation
         raise RuntimeError(f"order capacity {cap} exceeded ({n} orders)")
     orders = orders[:n].copy()  # release the reserved buffer

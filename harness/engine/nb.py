@@ -180,6 +180,51 @@ def trade_nb(n, t, signed_size, price, cash_limit, p, cash, pos, entry_px, extre
 
 
 @njit(cache=True)
+def argsort_stable_nb(a):
+    """``np.argsort(a, kind="mergesort")`` for a 1-D array without NaN: the indices that sort
+    ``a`` ascending, equal values in their original order (so the same permutation).
+
+    A plain bottom-up merge sort; Numba's own ``argsort`` compiles its generic merge sort
+    for seconds on first use, this in a fraction of a second.
+    """
+    n = a.shape[0]
+    idx = np.empty(n, np.int64)
+    for i in range(n):
+        idx[i] = i
+    tmp = np.empty(n, np.int64)
+    width = 1
+    while width < n:
+        lo = 0
+        while lo < n - width:
+            mid = lo + width
+            hi = min(lo + 2 * width, n)
+            i = lo
+            j = mid
+            k = lo
+            while i < mid and j < hi:
+                if a[idx[j]] < a[idx[i]]:  # strictly less: ties keep the left (earlier) index first
+                    tmp[k] = idx[j]
+                    j += 1
+                else:
+                    tmp[k] = idx[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                tmp[k] = idx[i]
+                i += 1
+                k += 1
+            while j < hi:
+                tmp[k] = idx[j]
+                j += 1
+                k += 1
+            for m in range(lo, hi):
+                idx[m] = tmp[m]
+            lo += 2 * width
+        width *= 2
+    return idx
+
+
+@njit(cache=True)
 def portfolio_value_nb(cash: float, pos: np.ndarray, val_px: np.ndarray) -> float:
     """``cash + sum(pos * val_px)`` over symbols with a position."""
     v = cash
@@ -270,7 +315,7 @@ def _has_stops_nb(p) -> bool:
     return not (np.isnan(p.stop_loss) and np.isnan(p.take_profit) and np.isnan(p.trailing_stop))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _place_orders_nb(t, r, price, target, place, p, cash, pos, entry_px, extreme, val_px, orders, n_orders):
     """Rebalance the symbols flagged in ``place`` towards ``target`` at ``price`` (one row)."""
     N = pos.shape[0]
@@ -306,7 +351,7 @@ def _place_orders_nb(t, r, price, target, place, p, cash, pos, entry_px, extreme
     for n in range(N):
         if place[n] and not np.isnan(price[r, n]):
             values[n] = target[n] * scale * equity - pos[n] * price[r, n]
-    seq = np.argsort(values, kind="mergesort")
+    seq = argsort_stable_nb(values)
     for k in range(n_place):
         n = seq[k]
         place[n] = False
@@ -353,7 +398,7 @@ def execute_bar_nb(t, open_, high, low, close, target, place, fill_at_open, p,
             place, fill_at_open, p, cash, pos, entry_px, extreme, val_px, orders, n_orders)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _bar_nb(t, r, open_, high, low, close, target, place, fill_at_open, p,
             cash, pos, entry_px, extreme, val_px, orders, n_orders):
     """:func:`execute_bar_nb` on row ``r`` of ``(T, N)`` price arrays (no row views)."""
@@ -499,9 +544,14 @@ def _simulate_1_nb(open_, high, low, close, weights, fill_at_open, rebalance_eve
     own (small, so its state stays in registers) and stops at the next bar that needs a
     fill step; this loop handles that bar and resumes. Cash and position do not change on
     quiet bars, so their outputs are filled here, after each quiet run. The fill step is
-    :func:`_bar_nb` when stops are on, else its one-symbol form :func:`_signal_step_1_nb`.
-    A C-contiguous ``(T, 1)`` input is read through 1-D views (unit-stride loads).
+    :func:`_bar_nb` when stops are on, else its one-symbol form :func:`_signal_step_1_nb`
+    (the loop of :func:`_simulate_signals_1_nb`). A C-contiguous ``(T, 1)`` input is read
+    through 1-D views (unit-stride loads).
     """
+    if not stops:
+        _simulate_signals_1_nb(open_, close, weights, fill_at_open, rebalance_every, p, equity_out, cash_out,
+                               pos_out, orders, cash, n_orders, pos, entry_px, extreme, val_px, target, place)
+        return
     T = close.shape[0]
     keep_cash = cash_out.shape[0] > 0
     keep_pos = pos_out.shape[0] > 0
@@ -513,7 +563,7 @@ def _simulate_1_nb(open_, high, low, close, weights, fill_at_open, rebalance_eve
     ps = pos[0]
     vp = val_px[0]
     c = cash[0]
-    t = 0
+    t = np.int64(0)  # typed int64, not Literal[int](0): one compilation of the callees
     while t < T:
         t1, tg, pl, vp = _quiet_run_1_nb(t, o1, c1, w1, fill_at_open, rebalance_every, stops, tg, pl, ps, vp, c,
                                          equity_out)
@@ -524,21 +574,17 @@ def _simulate_1_nb(open_, high, low, close, weights, fill_at_open, rebalance_eve
         t = t1
         if t >= T:
             break
-        if stops:
-            target[0] = tg  # bar t has an order or a stop to check: the general step
-            place[0] = pl
-            pos[0] = ps
-            val_px[0] = vp
-            cash[0] = c
-            _bar_nb(t, t, open_, high, low, close, target, place, fill_at_open, p,
-                    cash, pos, entry_px, extreme, val_px, orders, n_orders)
-            pl = place[0]
-            ps = pos[0]
-            vp = val_px[0]
-            c = cash[0]
-        else:
-            pl, ps, vp, c = _signal_step_1_nb(t, o1[t] if fill_at_open else c1[t], c1[t], tg, pl, ps, vp, c, p,
-                                              cash, pos, entry_px, extreme, orders, n_orders)
+        target[0] = tg  # bar t has an order or a stop to check: the general step
+        place[0] = pl
+        pos[0] = ps
+        val_px[0] = vp
+        cash[0] = c
+        _bar_nb(t, t, open_, high, low, close, target, place, fill_at_open, p,
+                cash, pos, entry_px, extreme, val_px, orders, n_orders)
+        pl = place[0]
+        ps = pos[0]
+        vp = val_px[0]
+        c = cash[0]
         equity_out[t] = c + ps * vp if ps != 0.0 else c
         if keep_cash:
             cash_out[t] = c
@@ -550,6 +596,83 @@ def _simulate_1_nb(open_, high, low, close, weights, fill_at_open, rebalance_eve
     pos[0] = ps
     val_px[0] = vp
     cash[0] = c
+
+
+@njit(cache=True)
+def _simulate_signals_1_nb(open_, close, weights, fill_at_open, rebalance_every, p, equity_out, cash_out, pos_out,
+                           orders, cash, n_orders, pos, entry_px, extreme, val_px, target, place):
+    """The loop of :func:`_simulate_1_nb` without stops: quiet runs, and
+    :func:`_signal_step_1_nb` on the bars with an order. Its own function, so that
+    :func:`simulate_signals_1_nb` compiles it without the general step."""
+    T = close.shape[0]
+    keep_cash = cash_out.shape[0] > 0
+    keep_pos = pos_out.shape[0] > 0
+    stops = _has_stops_nb(p)  # False here; a runtime value, so the callee compiles once for both loops
+    o1 = _column0(open_)
+    c1 = _column0(close)
+    w1 = _column0(weights)
+    tg = target[0]
+    pl = place[0]
+    ps = pos[0]
+    vp = val_px[0]
+    c = cash[0]
+    t = np.int64(0)  # typed int64, not Literal[int](0): one compilation of the callees
+    while t < T:
+        t1, tg, pl, vp = _quiet_run_1_nb(t, o1, c1, w1, fill_at_open, rebalance_every, stops, tg, pl, ps, vp, c,
+                                         equity_out)
+        if keep_cash:
+            cash_out[t:t1] = c
+        if keep_pos:
+            pos_out[t:t1, 0] = ps
+        t = t1
+        if t >= T:
+            break
+        pl, ps, vp, c = _signal_step_1_nb(t, o1[t] if fill_at_open else c1[t], c1[t], tg, pl, ps, vp, c, p,
+                                          cash, pos, entry_px, extreme, orders, n_orders)
+        equity_out[t] = c + ps * vp if ps != 0.0 else c
+        if keep_cash:
+            cash_out[t] = c
+        if keep_pos:
+            pos_out[t, 0] = ps
+        t += 1
+    target[0] = tg
+    place[0] = pl
+    pos[0] = ps
+    val_px[0] = vp
+    cash[0] = c
+
+
+@njit(cache=True)
+def simulate_signals_1_nb(open_, high, low, close, weights, fill_at_open, rebalance_every, init_cash, p,
+                          equity_out, cash_out, pos_out, orders):
+    """:func:`simulate_nb` for one symbol without stops (``p`` has no stop loss, take profit
+    or trailing stop): the same arguments, the same code path and results, bit for bit,
+    as ``simulate_nb`` takes for such a run, but it compiles without the general
+    N-symbol step and the stop checks, in a fraction of the time. Raises ``ValueError``
+    for more than one symbol or with stops. :func:`simulate_kernel` picks between the two.
+    """
+    N = close.shape[1]
+    if N != 1 or _has_stops_nb(p):
+        raise ValueError("simulate_signals_1_nb: one symbol without stops only; use simulate_nb")
+    cash = np.full(1, init_cash)
+    n_orders = np.zeros(1, np.int64)
+    pos = np.zeros(1)
+    entry_px = np.full(1, np.nan)
+    extreme = np.full(1, np.nan)
+    val_px = np.full(1, np.nan)
+    target = np.zeros(1)
+    place = np.zeros(1, np.bool_)
+    _simulate_signals_1_nb(open_, close, weights, fill_at_open, rebalance_every, p, equity_out, cash_out, pos_out,
+                           orders, cash, n_orders, pos, entry_px, extreme, val_px, target, place)
+    return n_orders[0]
+
+
+def simulate_kernel(n_symbols: int, p):
+    """The simulation kernel for ``n_symbols`` and the fill params ``p`` (a Python helper):
+    :func:`simulate_signals_1_nb` for one symbol without stops, else :func:`simulate_nb`.
+    Both take the same arguments and give the same results; the first compiles much faster."""
+    stops = not (np.isnan(p.stop_loss) and np.isnan(p.take_profit) and np.isnan(p.trailing_stop))
+    return simulate_signals_1_nb if n_symbols == 1 and not stops else simulate_nb
 
 
 @njit(cache=True, inline="always")
@@ -751,7 +874,7 @@ def exposure_bars_nb(entry_idx: np.ndarray, exit_idx: np.ndarray) -> int:
         if entry_idx[i] < entry_idx[i - 1]:
             ascending = False
             break
-    order = np.arange(k) if ascending else np.argsort(entry_idx, kind="mergesort")
+    order = np.arange(k) if ascending else argsort_stable_nb(entry_idx)
     total = 0
     cur_a = entry_idx[order[0]]
     cur_b = exit_idx[order[0]]
