@@ -155,26 +155,30 @@ def sweep(bars: Bars, strategy: Any, grid: Any, *, config: BacktestConfig = _DEF
             out[:, METRICS.index(m)] = rows_d[:, i]
         interrupted = False
     else:
-        fn = _kernel(strat.kernel)
+        fp = config.fill_params()
+        fn = _kernel(strat.kernel, N, fp)
         out = np.full((C, nb.N_METRICS), np.nan)
+        threads = max(1, min(threads, chunk_size))
         scratch = (np.zeros((threads, T, N)), np.zeros((threads, T)), np.zeros((threads, T)))
         empties = (np.empty(0, dtype=order_dt), np.empty(0), np.empty((0, N)))
         want = np.array([m in metrics for m in METRICS], dtype=np.bool_)
-        args = (float(config.init_cash), config.fill_params(), float(periods_per_year(bars.frequency)),
-                bool(config.allow_short), want)
+        args = (float(config.init_cash), fp, float(periods_per_year(bars.frequency)), bool(config.allow_short), want)
         done = 0
         interrupted = False
         bar = _progress(progress and C > chunk_size, C)
+        pool = _Pool(threads)
         try:
             while done < C:
                 stop = min(C, done + chunk_size)
-                _run_chunk(fn, strat.kernel, bars, P[done:stop], config, args, scratch, empties, out[done:stop])
+                _run_chunk(fn, strat.kernel, bars, P[done:stop], config, args, scratch, empties, out[done:stop],
+                           pool=pool)
                 done = stop
                 if bar is not None:
                     bar[0].update(bar[1], completed=done)
         except KeyboardInterrupt:
             interrupted = True
         finally:
+            pool.close()  # waits for blocks still running: nothing writes into out or scratch after this
             if bar is not None:
                 bar[0].stop()
         if interrupted:
@@ -212,21 +216,67 @@ def sweep(bars: Bars, strategy: Any, grid: Any, *, config: BacktestConfig = _DEF
     return df
 
 
-def _kernel(kernel: Any) -> Any:
+def _kernel(kernel: Any, n_symbols: int, fp: Any) -> Any:
+    from harness.engine.nb import simulate_kernel, simulate_signals_1_nb
     from harness.sweep._fused import fused_kernel
 
-    return fused_kernel(kernel)
+    light = simulate_kernel(n_symbols, fp) is simulate_signals_1_nb
+    return fused_kernel(kernel, "sweep_finish_signals_1_nb" if light else "sweep_finish_nb")
+
+
+class _Pool:
+    """Runs the blocks of a chunk on ``n`` threads (the fused kernels release the GIL);
+    with one thread, in the calling thread."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self._ex = None
+        self._pending: list[Any] = []
+
+    def map(self, fn: Any, blocks: list[tuple]) -> None:
+        if self.n == 1 or len(blocks) == 1:
+            for b in blocks:
+                fn(*b)
+            return
+        if self._ex is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._ex = ThreadPoolExecutor(max_workers=self.n, thread_name_prefix="harness-sweep")
+        self._pending = [self._ex.submit(fn, *b) for b in blocks]
+        for f in self._pending:  # in order; re-raises a block's error here
+            f.result()
+        self._pending = []
+
+    def close(self) -> None:
+        if self._ex is not None:
+            from concurrent.futures import wait
+
+            wait(self._pending)
+            self._ex.shutdown(wait=True)
+            self._ex = None
 
 
 def _run_chunk(fn: Any, kernel: Any, bars: Bars, P: np.ndarray, config: BacktestConfig, args: tuple,
-               scratch: tuple, empties: tuple, out: np.ndarray) -> None:
+               scratch: tuple, empties: tuple, out: np.ndarray, *, pool: _Pool | None = None) -> None:
+    """Run the combinations ``P`` into ``out``: contiguous blocks, one per scratch row (thread)."""
     init_cash, fp, ppy, allow_short, want = args
     rebalance = int(config.rebalance_every or 0)
-    common = (P, config.fill_at_open, rebalance, init_cash, fp, ppy, allow_short, want, *scratch, *empties, out)
-    if fn is not None:
-        fn(bars.open, bars.high, bars.low, bars.close, bars.volume, *common)
-    else:
-        nb.sweep_nb(kernel, bars.open, bars.high, bars.low, bars.close, bars.volume, *common)
+    C = P.shape[0]
+    k = min(len(scratch[0]), C)
+    per = (C + k - 1) // k
+    prices = (bars.open, bars.high, bars.low, bars.close, bars.volume)
+    common = (config.fill_at_open, rebalance, init_cash, fp, ppy, allow_short, want)
+    blocks = []
+    for b in range(k):
+        lo, hi = b * per, min(C, (b + 1) * per)
+        if lo >= hi:
+            break
+        tail = (*common, scratch[0][b], scratch[1][b], scratch[2][b], *empties, out[lo:hi])
+        if fn is not None:
+            blocks.append((*prices, P[lo:hi], *tail))
+        else:
+            blocks.append((kernel, *prices, P[lo:hi], *tail))
+    (pool or _Pool(1)).map(fn if fn is not None else nb.sweep_nb, blocks)
 
 
 def _progress(show: bool, total: int) -> tuple[Any, Any] | None:

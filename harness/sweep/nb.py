@@ -2,9 +2,11 @@
 
 One combination = strategy kernel -> target weights -> :func:`harness.engine.nb.simulate_nb`
 in metrics-only mode -> the engine's metric reductions. :func:`sweep_finish_nb` does the last two
-(after the strategy kernel) into caller-provided scratch; the fused kernels run it in a
-``prange`` loop over the rows of a ``(C, P)`` parameter matrix, each thread (block of
-combinations) using its own scratch rows, and write only a ``(C, n_metrics)`` result.
+(after the strategy kernel) into caller-provided scratch (:func:`sweep_finish_signals_1_nb`
+for one symbol without stops: the same results, far less to compile); the fused kernels
+run it over the rows of a ``(C, P)`` parameter matrix without the GIL, one block of
+combinations per thread (each with its own scratch rows), and write only a
+``(C, n_metrics)`` result.
 Memory is ``O(threads x T x N)`` whatever the number of combinations (plus the
 strategy kernel's own per-call temporaries, which are freed after each call).
 
@@ -19,7 +21,7 @@ embeds a dynamic pointer) and is cached on disk.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from harness.engine.enums import METRIC_NAMES as _ENGINE_METRICS
 from harness.engine.nb import (
@@ -28,6 +30,7 @@ from harness.engine.nb import (
     max_drawdown_nb,
     sharpe_nb,
     simulate_nb,
+    simulate_signals_1_nb,
     sortino_nb,
     total_return_nb,
 )
@@ -96,26 +99,36 @@ def sweep_finish_nb(open_, high, low, close, w, fill_at_open, rebalance_every, i
     out[N_METRICS - 1] = n_orders
 
 
-@njit(parallel=True)  # no cache: a dispatcher-typed argument cannot be cached across processes
+@njit(cache=True)
+def sweep_finish_signals_1_nb(open_, high, low, close, w, fill_at_open, rebalance_every, init_cash, fp,
+                              periods_per_year, allow_short, want, equity, r, orders, no_cash, no_pos, out):
+    """:func:`sweep_finish_nb` for one symbol without stops, through
+    :func:`harness.engine.nb.simulate_signals_1_nb` (the path ``simulate_nb`` takes for
+    such a run, bit for bit), so the fused kernel compiles without the general step."""
+    if not allow_short:
+        T, N = w.shape
+        for t in range(T):
+            for n in range(N):
+                if w[t, n] < 0.0:
+                    w[t, n] = 0.0
+    n_orders = simulate_signals_1_nb(open_, high, low, close, w, fill_at_open, rebalance_every, init_cash, fp,
+                                     equity, no_cash, no_pos, orders)
+    metrics_into_nb(equity, init_cash, periods_per_year, r, want, out)
+    out[N_METRICS - 1] = n_orders
+
+
+@njit(nogil=True)  # no cache: a dispatcher-typed argument cannot be cached across processes
 def sweep_nb(kernel, open_, high, low, close, volume, P, fill_at_open, rebalance_every, init_cash, fp,
-             periods_per_year, allow_short, want, w_scratch, eq_scratch, r_scratch, orders, no_cash, no_pos, out):
-    """Fused parallel sweep over the rows of ``P`` ``(C, P)``, results into ``out`` ``(C, N_METRICS)``.
+             periods_per_year, allow_short, want, w, eq, r, orders, no_cash, no_pos, out):
+    """Sweep over the rows of ``P`` ``(C, P)``, results into ``out`` ``(C, N_METRICS)``.
 
     Per combination: ``kernel(open, high, low, close, volume, P[c], w)`` on zeroed
-    scratch ``w``, then :func:`sweep_finish_nb`. The combinations are split into
-    ``B = len(w_scratch)`` contiguous blocks (one per thread); block ``k`` uses scratch
-    row ``k`` of ``w_scratch`` ``(B, T, N)``, ``eq_scratch`` and ``r_scratch`` ``(B, T)``.
-    (Blocks rather than ``numba.get_thread_id()``, a dynamic global that defeats
-    ``cache=True`` in the generated kernels.)
+    scratch ``w`` ``(T, N)``, then :func:`sweep_finish_nb` with the scratch rows ``eq``
+    and ``r`` ``(T,)``. Runs without the GIL: the caller runs one block of combinations
+    (rows of ``P`` and ``out``) per thread, each with its own scratch.
     """
-    n_blocks = w_scratch.shape[0]
-    C = P.shape[0]
-    per = (C + n_blocks - 1) // n_blocks
-    for k in prange(n_blocks):
-        w = w_scratch[k]
-        for c in range(k * per, min(C, (k + 1) * per)):
-            w[:, :] = 0.0
-            kernel(open_, high, low, close, volume, P[c], w)
-            sweep_finish_nb(open_, high, low, close, w, fill_at_open, rebalance_every, init_cash, fp,
-                            periods_per_year, allow_short, want, eq_scratch[k], r_scratch[k], orders, no_cash,
-                            no_pos, out[c])
+    for c in range(P.shape[0]):
+        w[:, :] = 0.0
+        kernel(open_, high, low, close, volume, P[c], w)
+        sweep_finish_nb(open_, high, low, close, w, fill_at_open, rebalance_every, init_cash, fp,
+                        periods_per_year, allow_short, want, eq, r, orders, no_cash, no_pos, out[c])

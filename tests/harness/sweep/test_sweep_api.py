@@ -128,3 +128,39 @@ def test_warnings_do_not_fire_for_a_fully_valid_grid(bars):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sweep(bars, "sma_crossover", {"fast": [2, 3], "slow": [20]}, progress=False)
+
+
+@pytest.mark.parametrize("n_symbols", [1, 3])
+def test_rows_do_not_depend_on_the_number_of_threads_or_the_block_split(n_symbols, monkeypatch):
+    """Each thread runs a contiguous block of combinations with its own scratch; one thread,
+    two threads, and odd block sizes all give the same table, bit for bit."""
+    import harness.sweep._sweep as impl
+
+    bars = contract_bars(600, n_symbols, seed=5)
+    grid = {"fast": [2, 3, 5, 7, 9], "slow": [20, 25, 31]}
+    cfg = BacktestConfig(fee_rate=0.001)
+    tables = []
+    for threads, chunk in ((1, None), (2, None), (2, 7), (3, 4)):
+        monkeypatch.setattr(impl, "_n_threads", lambda t=threads: t)
+        tables.append(sweep(bars, "sma_crossover", grid, config=cfg, progress=False, chunk_size=chunk)
+                      .to_numpy(dtype=float))
+    for t in tables[1:]:
+        np.testing.assert_array_equal(tables[0], t)
+
+
+def test_one_symbol_without_stops_uses_the_light_kernel_and_agrees_with_the_general_one(monkeypatch):
+    """One symbol without stops runs the fused kernel built on simulate_signals_1_nb; the
+    general kernel (simulate_nb) gives the same rows bit for bit."""
+    import harness.sweep._sweep as impl
+    from harness.sweep._fused import fused_kernel
+
+    bars = contract_bars(800, 1, seed=6)
+    grid = {"fast": [2, 5, 9], "slow": [20, 31], "long_short": [False, True]}
+    cfg = BacktestConfig(fee_rate=0.001, slippage_bps=3, rebalance_every=15)
+    strat = impl._resolve("sma_crossover")
+    assert impl._kernel(strat.kernel, 1, cfg.fill_params()) is fused_kernel(strat.kernel, "sweep_finish_signals_1_nb")
+    assert impl._kernel(strat.kernel, 2, cfg.fill_params()) is fused_kernel(strat.kernel, "sweep_finish_nb")
+    light = sweep(bars, "sma_crossover", grid, config=cfg, progress=False)
+    monkeypatch.setattr(impl, "_kernel", lambda kernel, n, fp: fused_kernel(kernel, "sweep_finish_nb"))
+    general = sweep(bars, "sma_crossover", grid, config=cfg, progress=False)
+    np.testing.assert_array_equal(light.to_numpy(dtype=float), general.to_numpy(dtype=float))

@@ -88,6 +88,6 @@ def test_generic_dispatcher_kernel_matches_generated_cached_kernel(bars, monkeyp
     grid = CASES["sma_crossover"]
     cfg = CONFIGS["stops_whole_units"]
     cached = sweep(bars, "sma_crossover", grid, config=cfg, progress=False)
-    monkeypatch.setattr(impl, "_kernel", lambda kernel: None)
+    monkeypatch.setattr(impl, "_kernel", lambda kernel, n_symbols, fp: None)
     generic = sweep(bars, "sma_crossover", grid, config=cfg, progress=False)
     np.testing.assert_array_equal(cached.to_numpy(dtype=float), generic.to_numpy(dtype=float))
