@@ -140,9 +140,10 @@ class FoldEvaluator:
 
         sub, w, skip = self.block_weights(a, b, warm, weights_of)
         equity = np.empty(sub.n_bars)
-        enb.simulate_nb(sub.open, sub.high, sub.low, sub.close, w, bool(self.config.fill_at_open), self.rebalance,
-                        self.init_cash, self.fill_params, equity, np.empty(0), np.empty((0, sub.n_symbols)),
-                        np.empty(0, dtype=order_dt))
+        simulate = enb.simulate_kernel(sub.n_symbols, self.fill_params)  # simulate_nb or its light 1-symbol path
+        simulate(sub.open, sub.high, sub.low, sub.close, w, bool(self.config.fill_at_open), self.rebalance,
+                 self.init_cash, self.fill_params, equity, np.empty(0), np.empty((0, sub.n_symbols)),
+                 np.empty(0, dtype=order_dt))
         r = enb.returns_nb(equity, self.init_cash)
         return r[1:] if skip else r
 
