@@ -19,18 +19,24 @@ __all__ = ["sweep_on_dask", "chunk_for", "MIN_TASK_S", "ASSUMED_BAR_STEPS_PER_S"
 
 #: Each task should run at least this long, so scheduling (about 1 ms a task) stays negligible.
 MIN_TASK_S = 0.1
-#: The throughput assumed when sizing chunks: an upper bound of the fused kernel per thread
-#: with metrics, so a chunk sized by it runs at least MIN_TASK_S.
-ASSUMED_BAR_STEPS_PER_S = 2.0e8
+#: The throughput assumed when sizing chunks: the fused kernel's target per thread with
+#: metrics (at or above what it reaches), so a chunk sized by it runs at least MIN_TASK_S.
+ASSUMED_BAR_STEPS_PER_S = 1.0e8
 #: Chunks per worker beyond the minimum size, for load balance.
 CHUNKS_PER_WORKER = 4
 
 
 def chunk_for(n_combinations: int, n_bars: int, n_symbols: int, n_workers: int) -> int:
-    """Combinations per task: at least ``MIN_TASK_S`` of work, else about 4 tasks per worker."""
+    """Combinations per task.
+
+    About ``CHUNKS_PER_WORKER`` tasks per worker for load balance, but never less than
+    ``MIN_TASK_S`` of work a task (scheduling costs about 1-10 ms a task); and never so
+    large that a worker gets nothing (a grid too small for 0.1 s a worker is split evenly).
+    """
     floor = math.ceil(MIN_TASK_S * ASSUMED_BAR_STEPS_PER_S / max(1, n_bars * n_symbols))
     balance = math.ceil(n_combinations / (n_workers * CHUNKS_PER_WORKER))
-    return max(1, min(n_combinations, max(floor, balance)))
+    every_worker = math.ceil(n_combinations / n_workers)
+    return max(1, min(every_worker, max(floor, balance)))
 
 
 def _run_chunk(bars: Any, strategy: Any, params: list[dict], config: Any, metrics: tuple[str, ...],

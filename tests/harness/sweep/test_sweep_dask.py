@@ -54,16 +54,17 @@ def test_default_chunks_give_each_task_enough_work_and_cover_every_combination(c
     remote = sweep(bars, "sma_crossover", grid, progress=False, dask=client)
     local = sweep(bars, "sma_crossover", grid, progress=False)
     pd.testing.assert_frame_equal(local, remote)
-    # 12 combinations x 6,000 bar-steps: far below 0.1 s each, so one chunk holds them all
-    assert remote.attrs["dask"]["tasks"] == 1
+    # 12 combinations x 6,000 bar-steps: far below 0.1 s in all, so split evenly over the 2 workers
+    assert remote.attrs["dask"]["tasks"] == 2 and remote.attrs["dask"]["chunk_size"] == 6
 
 
 def test_chunk_sizing_rule():
-    # 100,000 bars x 1 symbol: 0.1 s at 2e8 bar-steps/s is 200 combinations
-    assert chunk_for(10_000, 100_000, 1, 2) == max(200, -(-10_000 // 8))
-    assert chunk_for(100, 100_000, 1, 2) == 100  # never more than there are
-    assert chunk_for(1_000_000, 1_000, 1, 100) == 20_000  # 0.1 s of work beats ~4 chunks per worker (2,500)
-    assert chunk_for(1_000_000, 100_000, 1, 10) == 25_000  # balance: ~4 chunks per worker
+    # 100,000 bars x 1 symbol: 0.1 s at 1e8 bar-steps/s is 100 combinations
+    assert chunk_for(10_000, 100_000, 1, 2) == 1250  # balance: about 4 chunks per worker
+    assert chunk_for(300, 100_000, 1, 2) == 100  # but no task below 0.1 s of work
+    assert chunk_for(100, 100_000, 1, 2) == 50  # and every worker gets some: split evenly
+    assert chunk_for(1_000_000, 1_000, 1, 100) == 10_000  # 0.1 s of work beats ~4 chunks per worker (2,500)
+    assert chunk_for(1, 10, 1, 8) == 1
     assert MIN_TASK_S >= 0.1
 
 
