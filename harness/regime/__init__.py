@@ -6,7 +6,7 @@
 >>> state = det.update(next_return)            # streaming, same numbers bar for bar
 
 Detectors: ``ewma`` (EWMA volatility, trailing-median thresholds with hysteresis),
-``cusum`` (two-sided CUSUM on standardised squared returns), ``bocpd`` (Adams & MacKay
+``cusum`` (two-sided CUSUM of the Student-t scale log-likelihood ratio), ``bocpd`` (Adams & MacKay
 Bayesian online change points, Normal-Gamma) and ``garch`` (GARCH(1,1) via ``arch``,
 refitted on a trailing window, filtered forward).
 """
@@ -17,6 +17,7 @@ from harness.regime._base import (
     LABEL_NAMES,
     Detector,
     DetectorConfig,
+    FitWarning,
     Period,
     RegimeError,
     RegimeResult,
@@ -44,6 +45,7 @@ __all__ = [
     "Period",
     "LABEL_NAMES",
     "RegimeError",
+    "FitWarning",
     "RegimeChange",
     "Trigger",
     "TriggerPolicy",

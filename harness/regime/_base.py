@@ -31,6 +31,7 @@ __all__ = [
     "Period",
     "LABEL_NAMES",
     "RegimeError",
+    "FitWarning",
 ]
 
 #: Names of the labels, by value (higher = more volatile).
@@ -39,6 +40,10 @@ LABEL_NAMES: tuple[str, ...] = ("low", "normal", "high")
 
 class RegimeError(InputError):
     """Bad input to a regime detector (returns, state, parameters)."""
+
+
+class FitWarning(RuntimeWarning):
+    """A detector's model fit failed or was rejected; the detector says what it kept instead."""
 
 
 class DetectorConfig(Config):

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from harness.regime._base import Detector, DetectorConfig, classifier_state
+from harness.regime._base import Detector, DetectorConfig, FitWarning, classifier_state
 from harness.regime.nb import empty_outputs, garch_advance_nb
 from strategies.params import param
 
@@ -89,9 +89,19 @@ class GARCHDetector(Detector):
                     disp="off", starting_values=start, show_warning=False)
             omega, alpha, beta = (float(res.params[k]) for k in ("omega", "alpha[1]", "beta[1]"))
             s2_last = float(res.conditional_volatility[-1]) ** 2
-        except Exception:  # noqa: BLE001 - a failed fit keeps the previous parameters
+        except Exception as exc:  # noqa: BLE001 - arch raises many kinds; the warning names it
+            self._fit_failed(state, f"the arch fit raised {type(exc).__name__}: {exc}")
             return
         if not all(math.isfinite(v) for v in (omega, alpha, beta, s2_last)) or omega <= 0 or alpha + beta >= 1.0:
+            self._fit_failed(state, f"the arch fit gave omega={omega:.6g}, alpha={alpha:.6g}, beta={beta:.6g} "
+                                    f"(need finite, omega > 0, alpha + beta < 1)")
             return
         state["params"][:] = (omega, alpha, beta)
         st[_S2] = omega + alpha * x[-1] ** 2 + beta * s2_last
+
+    def _fit_failed(self, state: dict[str, np.ndarray], why: str) -> None:
+        st, prev = state["garch"], state["params"]
+        kept = ("the previous parameters omega={:.6g}, alpha={:.6g}, beta={:.6g}".format(*prev)
+                if np.all(np.isfinite(prev)) else "no parameters yet: the running mean of r**2 as the variance")
+        warnings.warn(f"garch detector: refit after {int(st[_NOBS])} observations (window of {int(st[_RN])} "
+                      f"returns) failed: {why}; keeping {kept}", FitWarning, stacklevel=5)

@@ -136,28 +136,65 @@ def ewma_advance_nb(returns, p, st, ring, srt, cst, out_vol, out_label, out_chan
 
 
 # ---------------------------------------------------------------------------------------
-# Two-sided CUSUM on standardised squared returns.
-# state = [ref_var, n_ref, s_up, s_dn, sum_up, n_up, sum_dn, n_dn, last_vol, last_score]
-# p = [rho, h, ref_window, min_ref, warmup, hi_enter, hi_exit, lo_enter, lo_exit]
+# Two-sided CUSUM of the variance (scale) log-likelihood ratio, Gaussian or Student-t.
+# state = [ref_var, n_ref, s_up, s_dn, sum_up, n_up, sum_dn, n_dn, last_vol, last_score,
+#          scale2, cand_up, cand_dn]
+# p = [rho, h, ref_window, min_ref, warmup, hi_enter, hi_exit, lo_enter, lo_exit, nu]
+CUSUM_STATE_SIZE = 13
+
+
+@njit(cache=True)
+def cusum_llr_nb(z, rho, nu):
+    """Log-likelihood ratios ``(up, down)`` of one standardised square ``z = r**2 / s**2``.
+
+    Up: scale**2 ``rho * s**2`` against ``s**2``; down: ``s**2 / rho`` against ``s**2``.
+    Gaussian when ``nu <= 0``: ``0.5*(1 - 1/rho)*z - 0.5*log(rho)`` and
+    ``0.5*(1 - rho)*z + 0.5*log(rho)``. Student-t with ``nu`` degrees of freedom and scale
+    ``s`` otherwise: ``-0.5*log(rho) - (nu+1)/2 * (log(1 + z/(nu*rho)) - log(1 + z/nu))``
+    (and ``rho -> 1/rho``), which is bounded in ``z``: one outlier adds at most
+    ``nu/2 * log(rho)``.
+    """
+    c = 0.5 * math.log(rho)
+    if nu <= 0.0:
+        return 0.5 * (1.0 - 1.0 / rho) * z - c, 0.5 * (1.0 - rho) * z + c
+    k = 0.5 * (nu + 1.0)
+    base = math.log1p(z / nu)
+    return -c - k * (math.log1p(z / (nu * rho)) - base), c - k * (math.log1p(z * rho / nu) - base)
+
+
+@njit(cache=True)
+def t_scale_step_nb(s2, r2, nu, n):
+    """One step of the online Student-t scale M-estimate: ``s2 += (w*r2 - s2) / n`` with the
+    t likelihood's weight ``w = (nu + 1) / (nu + r2 / s2)`` (its fixed point is the MLE scale;
+    an outlier's weight falls as ``1/r2``, so its pull is bounded). ``nu <= 0``: ``w = 1``,
+    the running mean of ``r**2``."""
+    if nu <= 0.0:
+        return s2 + (r2 - s2) / n
+    return s2 + ((nu + 1.0) * r2 / (nu + r2 / s2) - s2) / n
 
 
 @njit(cache=True)
 def cusum_advance_nb(returns, p, st, ring, srt, cst, out_vol, out_label, out_change, out_score):
     """Advance the CUSUM detector.
 
-    ``z = r**2 / ref_var`` is the squared return standardised by the current regime's
-    variance. The up-CUSUM accumulates the log-likelihood ratio of variance ``rho*ref``
-    against ``ref``: ``0.5*(1 - 1/rho)*z - 0.5*log(rho)``; the down-CUSUM that of
-    ``ref/rho``: ``0.5*(1 - rho)*z + 0.5*log(rho)``. Either exceeding ``h`` is a change:
-    the new reference is the mean of ``r**2`` since that CUSUM last left zero (the
-    estimated change point), both statistics restart, and they stay at zero until the
-    new reference has ``min_ref`` bars. Between changes the reference is the running mean
-    of ``r**2`` over the regime (an EWMA of span ``ref_window`` once it is that long).
+    ``z = r**2 / scale2`` is the squared return standardised by the current regime's
+    scale. The up-CUSUM accumulates the log-likelihood ratio of scale**2 ``rho*scale2``
+    against ``scale2``, the down-CUSUM that of ``scale2/rho`` (:func:`cusum_llr_nb`:
+    Student-t with ``nu`` degrees of freedom, or Gaussian when ``nu <= 0``). Either
+    exceeding ``h`` is a change: the new regime's statistics are those of the bars since
+    the alarming CUSUM last left zero (the estimated change point), both CUSUMs restart,
+    and they stay at zero until the new regime has ``min_ref`` bars.
+
+    Two per-regime estimates are kept: ``scale2``, the Student-t M-estimate of the scale
+    (:func:`t_scale_step_nb`; the plain mean of ``r**2`` when ``nu <= 0``), which
+    standardises the CUSUMs, and ``ref_var``, the mean of ``r**2``, whose square root is
+    the reported volatility (a per-bar standard deviation) and feeds the labels. Both
+    are running means over the regime (EWMA of span ``ref_window`` once it is that
+    long); while a CUSUM is above zero its candidate scale starts at ``scale2 * rho``
+    (``/ rho``) as one pseudo-observation and follows the bars of the excursion.
+    With ``nu <= 0`` the kernel performs exactly the Gaussian CUSUM's operations.
     """
-    rho, h, ref_window, min_ref = p[0], p[1], p[2], p[3]
-    a_up = 0.5 * (1.0 - 1.0 / rho)
-    c_up = 0.5 * math.log(rho)
-    a_dn = 0.5 * (1.0 - rho)
+    rho, h, ref_window, min_ref, nu = p[0], p[1], p[2], p[3], p[9]
     for t in range(returns.shape[0]):
         r = returns[t]
         if math.isnan(r):
@@ -168,37 +205,54 @@ def cusum_advance_nb(returns, p, st, ring, srt, cst, out_vol, out_label, out_cha
             continue
         r2 = r * r
         change = 0
-        if st[1] >= min_ref and st[0] > 0.0:
-            z = r2 / st[0]
-            st[2] += a_up * z - c_up
+        scale2 = st[0] if nu <= 0.0 else st[10]
+        if st[1] >= min_ref and scale2 > 0.0:
+            up, dn = cusum_llr_nb(r2 / scale2, rho, nu)
+            st[2] += up
             if st[2] <= 0.0:
                 st[2] = 0.0
                 st[4] = 0.0
                 st[5] = 0.0
             else:
+                if nu > 0.0:
+                    if st[5] == 0.0:
+                        st[11] = scale2 * rho
+                    st[11] = t_scale_step_nb(st[11], r2, nu, st[5] + 2.0)
                 st[4] += r2
                 st[5] += 1.0
-            st[3] += a_dn * z + c_up
+            st[3] += dn
             if st[3] <= 0.0:
                 st[3] = 0.0
                 st[6] = 0.0
                 st[7] = 0.0
             else:
+                if nu > 0.0:
+                    if st[7] == 0.0:
+                        st[12] = scale2 / rho
+                    st[12] = t_scale_step_nb(st[12], r2, nu, st[7] + 2.0)
                 st[6] += r2
                 st[7] += 1.0
             if st[2] > h or st[3] > h:
                 if st[2] >= st[3]:
                     st[0] = st[4] / st[5]
                     st[1] = st[5]
+                    st[10] = st[11]
                 else:
                     st[0] = st[6] / st[7]
                     st[1] = st[7]
+                    st[10] = st[12]
                 for k in range(2, 8):
                     st[k] = 0.0
                 change = 1
         if change == 0:
             st[1] += 1.0
-            st[0] += (r2 - st[0]) / min(st[1], ref_window)
+            n = min(st[1], ref_window)
+            st[0] += (r2 - st[0]) / n
+            if nu > 0.0:
+                if st[10] > 0.0:
+                    st[10] = t_scale_step_nb(st[10], r2, nu, n)
+                elif r2 > 0.0:
+                    st[10] = r2
         score = max(st[2], st[3]) / h
         vol = math.sqrt(st[0])
         label, _ = classify_step_nb(math.log(max(vol, 1e-300)), ring, srt, cst, p[4], p[5], p[6], p[7], p[8])

@@ -93,12 +93,100 @@ def test_cusum_matches_a_plain_loop(seed):
     rng = np.random.default_rng(seed)
     vol = np.repeat([0.01, 0.025, 0.008, 0.012], 300)
     r = rng.standard_normal(vol.size) * vol
-    det = regime.get("cusum", rho=2.5, threshold=8.0, ref_window=200, min_ref=15)
+    det = regime.get("cusum", nu=0.0, rho=2.5, threshold=8.0, ref_window=200, min_ref=15)
     res = det.run(r)
     alarms, vols = _cusum_reference(r, 2.5, 8.0, 200, 15)
     assert alarms.size >= 3
     np.testing.assert_array_equal(res.change_points, alarms)
     np.testing.assert_allclose(res.volatility, vols, rtol=1e-10)
+
+
+def _t_cusum_reference(r, rho, h, nu, ref_window, min_ref):
+    """The documented Student-t CUSUM, written out plainly, its log-likelihood ratios from SciPy."""
+    from scipy import stats
+
+    def m_step(s2, x2, n):  # the t likelihood's reweighted mean of squares
+        w = (nu + 1) / (nu + x2 / s2)
+        return s2 + (w * x2 - s2) / n
+
+    def llr(x, scale2_1, scale2_0):
+        return stats.t.logpdf(x, nu, scale=math.sqrt(scale2_1)) - stats.t.logpdf(x, nu, scale=math.sqrt(scale2_0))
+
+    var, s2, nref = 0.0, 0.0, 0
+    s_up = s_dn = 0.0
+    up, dn = [], []  # squared returns since each statistic last left zero
+    cand_up = cand_dn = 0.0
+    alarms, vols = [], []
+    for t, x in enumerate(r):
+        x2 = x * x
+        alarm = False
+        if nref >= min_ref and s2 > 0:
+            s_up += llr(x, rho * s2, s2)
+            s_dn += llr(x, s2 / rho, s2)
+            if s_up <= 0:
+                s_up, up = 0.0, []
+            else:
+                cand_up = m_step(cand_up if up else s2 * rho, x2, len(up) + 2)
+                up = up + [x2]
+            if s_dn <= 0:
+                s_dn, dn = 0.0, []
+            else:
+                cand_dn = m_step(cand_dn if dn else s2 / rho, x2, len(dn) + 2)
+                dn = dn + [x2]
+            if s_up > h or s_dn > h:
+                seg, s2 = (up, cand_up) if s_up >= s_dn else (dn, cand_dn)
+                var, nref = sum(seg) / len(seg), len(seg)
+                s_up = s_dn = 0.0
+                up, dn = [], []
+                alarm = True
+        if not alarm:
+            nref += 1
+            n = min(nref, ref_window)
+            var += (x2 - var) / n
+            s2 = m_step(s2, x2, n) if s2 > 0 else x2
+        else:
+            alarms.append(t)
+        vols.append(math.sqrt(var))
+    return np.array(alarms), np.array(vols)
+
+
+@pytest.mark.parametrize(("seed", "nu"), [(1, 5.0), (2, 3.0)])
+def test_student_t_cusum_matches_a_plain_loop_with_scipy_likelihoods(seed, nu):
+    rng = np.random.default_rng(seed)
+    vol = np.repeat([0.01, 0.025, 0.008, 0.012], 300)
+    r = rng.standard_t(4, vol.size) * vol
+    det = regime.get("cusum", nu=nu, rho=2.5, threshold=8.0, ref_window=200, min_ref=15)
+    res = det.run(r)
+    alarms, vols = _t_cusum_reference(r, 2.5, 8.0, nu, 200, 15)
+    assert alarms.size >= 3
+    np.testing.assert_array_equal(res.change_points, alarms)
+    np.testing.assert_allclose(res.volatility, vols, rtol=1e-10)
+
+
+@pytest.mark.parametrize("df", [3, 5, 8])
+def test_the_online_t_scale_converges_to_scipys_maximum_likelihood_scale(df):
+    from scipy import stats
+
+    r = 0.01 * np.random.default_rng(df).standard_t(df, 9999)
+    det = regime.get("cusum", nu=float(df), threshold=100.0, ref_window=100_000, min_ref=10_000)
+    for x in r:
+        det.update(x)
+    scale = math.sqrt(det.state()["arrays"]["cusum"]["data"][10])
+    _, _, mle = stats.t.fit(r, f0=df, floc=0)
+    assert scale == pytest.approx(mle, rel=0.02)
+
+
+def test_one_outlier_moves_the_student_t_cusum_by_a_bounded_step():
+    """The t log-likelihood ratio of a huge return is at most nu/2 * log(rho): no single alarm."""
+    from harness.regime.nb import cusum_llr_nb
+
+    for nu, rho in ((5.0, 3.0), (3.0, 4.0)):
+        up, dn = cusum_llr_nb(1e12, rho, nu)
+        assert up == pytest.approx(0.5 * nu * math.log(rho), rel=1e-6) and dn < 0
+    r = np.full(600, 0.01) * np.random.default_rng(0).standard_normal(600)
+    r[400] = 0.5  # a 50-sigma return
+    assert regime.get("cusum").run(r).change_points.size == 0
+    assert regime.get("cusum", nu=0.0).run(r).change_points[0] == 400  # the Gaussian CUSUM alarms at once
 
 
 def _bocpd_reference(r, hazard, kappa0, alpha0, lam):
