@@ -121,7 +121,8 @@ def test_ewm_kernel_matches_pandas_on_any_series(a, alpha, minp, adjust):
 
 # ------------------------------------------------------------------- against vectorbt
 def test_moving_average_std_and_ewm_match_vectorbt():
-    vbt_nb = pytest.importorskip("vectorbt.generic.nb")
+    import vectorbt.generic.nb as vbt_nb
+
     a = _prices(6).to_numpy()
     np.testing.assert_allclose(ind.rolling_mean(a, 20), vbt_nb.rolling_mean_nb(a, 20, minp=20), **TOL)
     np.testing.assert_allclose(ind.rolling_std(a, 20, ddof=0), vbt_nb.rolling_std_nb(a, 20, minp=20, ddof=0), **TOL)
@@ -130,7 +131,8 @@ def test_moving_average_std_and_ewm_match_vectorbt():
 
 
 def test_bollinger_bands_and_true_range_match_vectorbt_indicators():
-    vbt = pytest.importorskip("vectorbt")
+    import vectorbt as vbt
+
     c = _prices(7).ffill().bfill()
     bb = vbt.BBANDS.run(c, window=20, alpha=2.0)
     mid, sd = ind.rolling_mean(c, 20), ind.rolling_std(c, 20, ddof=0)

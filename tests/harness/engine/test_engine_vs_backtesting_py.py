@@ -31,8 +31,6 @@ import pytest
 from harness.engine import BacktestConfig, backtest
 from market_data import Bars
 
-bt = pytest.importorskip("backtesting")
-
 
 def _goog():
     from backtesting.test import GOOG
@@ -104,3 +102,36 @@ def test_sma_crossover_trades_and_equity_match_backtesting_py(long_only, commiss
     np.testing.assert_allclose(mine["pnl"], theirs["PnL"], rtol=1e-9)
     np.testing.assert_allclose(ours.equity.to_numpy(), stats["_equity_curve"]["Equity"].to_numpy(), rtol=1e-9)
     assert ours.equity.iloc[-1] == pytest.approx(stats["Equity Final [$]"], rel=1e-12)
+
+
+@pytest.mark.parametrize(("long_only", "commission"), [(False, 0.0), (True, 0.002)])
+def test_trade_statistics_match_backtesting_py_by_value(long_only, commission):
+    """Win rate, best/worst trade, SQN and the trade count are backtesting.py's own numbers on the
+    same trades. Where the conventions differ, the value is checked against a hand computation
+    from backtesting.py's trades: our Avg Trade is the arithmetic mean of trade returns
+    (backtesting.py: geometric), our Profit Factor is gross profit / gross loss in money
+    (backtesting.py: of trade returns), Expectancy is the mean PnL per trade (backtesting.py:
+    the mean return), Turnover is traded notional / mean equity, Open Trades counts positions
+    still held at the end (backtesting.py leaves them out of its trades)."""
+    data = _goog()
+    stats = _run_backtesting_py(data, 10, 20, long_only, commission)
+    ours = _ours(data, 10, 20, long_only, commission).stats
+    theirs = stats["_trades"]
+    pl, ret = theirs["PnL"].to_numpy(), theirs["ReturnPct"].to_numpy()
+    assert ours["Number of Trades"] == stats["# Trades"] == len(theirs) > 20
+    for ours_key, their_key in (("Win Rate [%]", "Win Rate [%]"), ("Best Trade [%]", "Best Trade [%]"),
+                                ("Worst Trade [%]", "Worst Trade [%]"), ("SQN", "SQN")):
+        assert ours[ours_key] == pytest.approx(stats[their_key], rel=1e-9), ours_key
+    assert 0 < ours["Win Rate [%]"] < 100 and ours["Worst Trade [%]"] < 0 < ours["Best Trade [%]"]
+    # conventions of our own, by hand from backtesting.py's trades
+    assert ours["Avg Trade [%]"] == pytest.approx(ret.mean() * 100, rel=1e-9)
+    assert ours["Avg Trade [%]"] != pytest.approx(stats["Avg. Trade [%]"], rel=1e-6)  # geometric there
+    assert ours["Profit Factor"] == pytest.approx(pl[pl > 0].sum() / -pl[pl < 0].sum(), rel=1e-9)
+    assert ours["Expectancy"] == pytest.approx(pl.mean(), rel=1e-9)
+    # every closed trade is one entry and one exit fill; a position still open at the end is one
+    # entry fill (backtesting.py keeps it among the strategy's active trades)
+    active = stats["_strategy"].trades
+    assert ours["Open Trades"] == len(active) == 1
+    notional = float((theirs["Size"].abs() * (theirs["EntryPrice"] + theirs["ExitPrice"])).sum())
+    notional += sum(abs(t.size) * t.entry_price for t in active)
+    assert ours["Turnover [x]"] == pytest.approx(notional / stats["_equity_curve"]["Equity"].mean(), rel=1e-6)

@@ -24,12 +24,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import vectorbt as vbt
 
 from harness.engine import BacktestConfig, backtest
 
 from ._engine_data import random_bars, random_signals, random_weights
-
-vbt = pytest.importorskip("vectorbt")
 
 RTOL = 1e-9
 
