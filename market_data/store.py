@@ -113,6 +113,20 @@ class StoreLayout(Config):
         return not (self.shard_bars == self.chunk_bars and self.shard_symbols == 1)
 
 
+
+# Icechunk's messages for a snapshot id that names nothing (or is not an id at all)
+_NOT_FOUND_MESSAGES = ("snapshot not found", "invalid snapshot id")
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    """True when Icechunk says the snapshot does not exist (anything else is a real failure)."""
+    return type(exc).__module__.startswith("icechunk") and any(m in str(exc) for m in _NOT_FOUND_MESSAGES)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return next((ln.strip(" x|") for ln in text.splitlines() if ln.strip(" x|")), text) or repr(exc)
+
 class _FrequencyView:
     """One frequency group of one snapshot, opened: what every read needs before touching bars.
 
@@ -362,7 +376,10 @@ class BarStore:
             return self._repo.readonly_session(tag=snapshot)
         try:
             return self._repo.readonly_session(snapshot_id=snapshot)
-        except Exception:
+        except Exception as exc:
+            if not _is_not_found(exc):  # I/O errors, damage, permissions: say so, with the cause
+                raise StoreError(f"{self.uri}: cannot open snapshot {snapshot!r}: "
+                                 f"{_first_line(exc)} [{type(exc).__name__}]") from exc
             raise SnapshotNotFoundError(
                 f"unknown snapshot or tag {snapshot!r}{_did_you_mean(snapshot, tags)}; "
                 "see `harness data history`") from None

@@ -180,18 +180,66 @@ def test_a_reader_sees_only_the_committed_snapshot_while_a_write_is_in_progress(
     assert reader.read().snapshot_id == new and reader.read().equals(bars)
 
 
-def test_a_held_lock_times_out_with_a_conflict_error(tmp_path):
+class _VirtualClock:
+    """Stands in for the store's ``time`` module: ``sleep`` advances a virtual clock and is
+    recorded, and ``on_sleep`` may act (release a lock) at a given sleep; no real waiting."""
+
+    def __init__(self, on_sleep=None):
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+        self.on_sleep = on_sleep
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        if self.on_sleep is not None:
+            self.on_sleep(len(self.sleeps))
+
+
+def test_a_held_lock_times_out_with_a_conflict_error(tmp_path, monkeypatch):
+    import market_data.store as ms
+
     bars, _ = regime_switching(10, 1, seed=6)
     store = BarStore.open(tmp_path / "s", create=True, lock_timeout=0.3)
+    before = [s.id for s in store.history()]
     fd = os.open(store.path / "harness-writer.lock", os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         # flock locks are per open file description: the store's own open() of the file must wait
-        t0 = time.monotonic()
+        clock = _VirtualClock()
+        monkeypatch.setattr(ms, "time", clock)
         with pytest.raises(ConflictError, match="held the store lock"):
             store.write(bars, message="x")
-        assert time.monotonic() - t0 >= 0.3
+        # it kept retrying until the (virtual) timeout had passed, and gave up only then
+        assert len(clock.sleeps) >= 2 and sum(clock.sleeps) > 0.3
+        assert sum(clock.sleeps[:-1]) <= 0.3 + 1e-9
+        assert [s.id for s in store.history()] == before  # nothing was written
     finally:
         os.close(fd)
+    monkeypatch.undo()
     store.write(bars, message="x")
     assert np.array_equal(store.read().close, bars.close)
+
+
+def test_a_writer_waiting_for_the_lock_writes_as_soon_as_it_is_released(tmp_path, monkeypatch):
+    import market_data.store as ms
+
+    bars, _ = regime_switching(10, 1, seed=7)
+    store = BarStore.open(tmp_path / "s", create=True, lock_timeout=60)
+    fd = os.open(store.path / "harness-writer.lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    released = []
+
+    def release_at_third_sleep(n: int) -> None:
+        if n == 3:
+            os.close(fd)
+            released.append(n)
+
+    clock = _VirtualClock(release_at_third_sleep)
+    monkeypatch.setattr(ms, "time", clock)
+    store.write(bars, message="after the other writer")
+    assert released == [3] and len(clock.sleeps) == 3  # it waited, then wrote at the next attempt
+    assert store.history()[0].message == "after the other writer"

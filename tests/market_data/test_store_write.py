@@ -471,3 +471,39 @@ def test_timestamps_fetched_alongside_the_bars_and_a_failed_fetch_is_retried(tmp
     monkeypatch.undo()
     assert reader.read(["SYN1"]).equals(bars.select(["SYN1"]))
     assert reader.read(start=bars.timestamps[10], end=bars.timestamps[20]).equals(bars[10:21])
+
+
+def test_an_unknown_snapshot_is_not_found_but_other_errors_opening_one_are_store_errors(tmp_path):
+    """"Not found" only for what Icechunk says does not exist; an I/O error or a damaged repository
+    while opening a snapshot is a StoreError that names the snapshot and keeps the cause."""
+    import icechunk
+
+    from market_data.errors import SnapshotNotFoundError, StoreError
+
+    store = BarStore.open(tmp_path / "s", create=True)
+    sid = store.write(make_bars(20, 1), message="one")
+    for unknown in ("XXXXXXXXXXXXXXXXXXXX", "not-an-id"):
+        with pytest.raises(SnapshotNotFoundError, match=f"unknown snapshot or tag '{unknown}'"):
+            store.read(snapshot=unknown)
+    real = store._repo
+
+    class Failing:
+        def __init__(self, exc):
+            self.exc = exc
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def readonly_session(self, **kw):
+            if "snapshot_id" in kw:
+                raise self.exc
+            return real.readonly_session(**kw)
+
+    for exc in (OSError(5, "Input/output error"), icechunk.IcechunkError("error reading object: permission denied")):
+        store._repo = Failing(exc)
+        with pytest.raises(StoreError, match=f"cannot open snapshot '{sid}': .*(Input/output error|permission "
+                                             "denied)") as caught:
+            store.read(snapshot=sid)
+        assert not isinstance(caught.value, SnapshotNotFoundError) and caught.value.__cause__ is exc
+    store._repo = real
+    assert store.read(snapshot=sid).equals(make_bars(20, 1))
