@@ -10,8 +10,7 @@ from pathlib import Path
 
 from harness import config
 
-# (distribution, minimum major.minor or None): a missing core package is a real problem
-_REQUIRED = ("numpy", "pandas", "numba", "zarr", "icechunk", "optuna", "torch", "arch", "typer", "rich")
+_PROJECT = "regime-harness"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,13 +30,58 @@ def _writable_dir(path: Path) -> tuple[bool, str]:
         return False, f"{path} is not writable ({exc.strerror or exc})"
 
 
+def declared_requirements() -> tuple[list[str], str]:
+    """The project's core requirements (PEP 508 strings) and where they were read from.
+
+    From ``pyproject.toml`` when the package runs from a checkout (the source of truth
+    there: an editable install's metadata is as old as its install), else from the
+    installed distribution's metadata.
+    """
+    import tomllib
+    from importlib.metadata import PackageNotFoundError, requires
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    if pyproject.is_file():
+        with pyproject.open("rb") as fh:
+            project = tomllib.load(fh).get("project", {})
+        if project.get("name") == _PROJECT:
+            return list(project.get("dependencies", [])), str(pyproject)
+    try:
+        reqs = requires(_PROJECT) or []
+    except PackageNotFoundError:
+        return [], "nowhere (regime-harness is neither installed nor run from its checkout)"
+    return list(reqs), f"the installed {_PROJECT} metadata"
+
+
+def check_requirement(requirement: str) -> Check:
+    """One declared requirement against what is installed: missing or out of range is a FAIL."""
+    from packaging.requirements import Requirement
+    from packaging.version import InvalidVersion, Version
+
+    req = Requirement(requirement)
+    if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+        return Check(name=req.name, status="ok", detail=f"not needed here ({req.marker})")
+    spec = str(req.specifier) or "any version"
+    try:
+        have = version(req.name)
+    except PackageNotFoundError:
+        return Check(name=req.name, status="FAIL",
+                     detail=f"not installed (needs {spec}; run: make demo, or pip install -e .)")
+    try:
+        ok = req.specifier.contains(Version(have), prereleases=True)
+    except InvalidVersion:
+        return Check(name=req.name, status="warn", detail=f"{have}: not a version I can compare with {spec}")
+    if not ok:
+        return Check(name=req.name, status="FAIL", detail=f"{have} installed, but {spec} is required")
+    return Check(name=req.name, status="ok", detail=f"{have} ({spec})")
+
+
 def run_checks() -> list[Check]:
     checks: list[Check] = []
-    for dist in _REQUIRED:
-        try:
-            checks.append(Check(name=dist, status="ok", detail=version(dist)))
-        except PackageNotFoundError:
-            checks.append(Check(name=dist, status="FAIL", detail="not installed (run: make demo, or pip install -e .)"))
+    reqs, source = declared_requirements()
+    if not reqs:
+        checks.append(Check(name="requirements", status="FAIL", detail=f"no declared requirements found: {source}"))
+    checks.extend(c for c in map(check_requirement, reqs) if not c.detail.startswith("not needed here"))
     home = config.home()
     if home.exists() and not home.is_dir():
         checks.append(Check(name="HARNESS_HOME", status="FAIL", detail=f"{home} exists but is not a folder"))

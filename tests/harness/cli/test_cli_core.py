@@ -169,3 +169,52 @@ def test_unwritable_numba_cache_dir_falls_back_to_a_writable_one(tmp_path):
     assert proc.returncode == 0, proc.stderr
     value, cache = proc.stdout.split()
     assert value == "2" and not cache.startswith(str(blocker)) and Path(cache).is_dir()
+
+
+def _fake_distribution(root: Path, name: str, version: str) -> Path:
+    """A dist-info folder that makes importlib.metadata report ``name`` at ``version``."""
+    info = root / f"{name}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    return root
+
+
+@pytest.mark.parametrize(("name", "version", "needs"), [("vectorbt", "0.25.1", ">=0.26"),
+                                                         ("zarr", "3.2.0", "<3.2,>=3.1")])
+def test_doctor_fails_on_a_version_outside_the_declared_range(run_cli, tmp_path, name, version, needs):
+    fake = _fake_distribution(tmp_path / "site", name, version)
+    pythonpath = os.pathsep.join([str(fake), os.environ.get("PYTHONPATH", "")])
+    proc = run_cli("doctor", env={"PYTHONPATH": pythonpath})
+    out = " ".join(proc.stdout.split())
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"{name}: {version} installed, but {needs} is required" in out
+
+
+def test_doctor_checks_every_declared_core_dependency(run_cli):
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    with open(Path(__file__).parents[3] / "pyproject.toml", "rb") as fh:
+        names = [Requirement(d).name for d in tomllib.load(fh)["project"]["dependencies"]]
+    out = run_cli("doctor", check=True).stdout
+    assert "vectorbt" in names
+    for name in names:
+        assert f"│ {name} " in out, name
+
+
+def test_a_missing_dependency_is_a_doctor_failure(monkeypatch):
+    from importlib.metadata import PackageNotFoundError
+
+    import harness._doctor as doctor
+
+    def version(name):
+        if name == "vectorbt":
+            raise PackageNotFoundError(name)
+        return "99.0"
+
+    monkeypatch.setattr(doctor, "version", version)
+    c = doctor.check_requirement("vectorbt>=0.26")
+    assert c.status == "FAIL" and c.detail.startswith("not installed (needs >=0.26")
+    assert doctor.check_requirement("numpy>=1.26").status == "ok"
+    assert doctor.check_requirement("backtesting>=0.3; extra == 'dev'").detail.startswith("not needed here")
