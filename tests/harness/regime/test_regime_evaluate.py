@@ -106,7 +106,7 @@ def test_every_detection_is_a_hit_a_duplicate_or_a_false_alarm(n, tol, data):
 
 def test_public_names_of_the_regime_package_are_pinned():
     assert sorted(regime.__all__) == sorted([
-        "Detector", "DetectorConfig", "RegimeResult", "RegimeState", "Period", "LABEL_NAMES", "RegimeError",
+        "Detector", "DetectorConfig", "RegimeResult", "RegimeState", "Period", "LABEL_NAMES", "RegimeError", "FitWarning",
         "RegimeChange", "Trigger", "TriggerPolicy", "DetectionReport", "evaluate", "score_detections",
         "available", "get", "default", "from_config", "trigger_from_config", "detector_class", "register",
         "DEFAULT_DETECTOR", "returns_from_bars"])
