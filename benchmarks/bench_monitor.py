@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|")
     for pct, k, fa, hit, n in performance_calibration(args.perf_paths):
         default = " (default)" if (pct, k) == (1.0, 10) else ""
-        print(f"| {pct:g}th percentile, {k} bars{default} | {fa} of {n} | {hit} of {n} |")
+        print(f"| percentile {pct:g}, {k} bars{default} | {fa} of {n} | {hit} of {n} |")
     lat = runner_latency()
     ev = lat[1]["eval_ms"]
     print("\n| paper runner + monitors (daily bars, 7 inputs, 1 symbol) | ms per bar | overhead |\n|---|---|---|")
