@@ -130,7 +130,7 @@ class Runner:
 
     def _runner_state(self, **extra) -> dict[str, Any]:
         return {"last_time": self.last_time, "bar_index": self.bar_index, "version": self.version,
-                "target": self.target.tolist(), "val_px": [None if np.isnan(v) else float(v) for v in self.val_px],
+                "target": self.target.tolist(), "val_px": [None if v != v else v for v in self.val_px.tolist()],
                 "last_digest_bar": self.last_digest_bar, **self.risk.to_state(), **extra}
 
     def _audit(self, kind: str, payload: dict) -> None:

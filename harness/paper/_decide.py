@@ -26,6 +26,7 @@ class History:
         self.frequency = frequency
         N = len(self.symbols)
         self.n = 0
+        self._proto: Bars | None = None
         self.ts = np.empty(capacity, np.int64)
         self.fields = {k: np.empty((capacity, N)) for k in ("open", "high", "low", "close", "volume")}
 
@@ -53,10 +54,28 @@ class History:
             self.append(b)
 
     def bars(self, start: int = 0) -> Bars:
-        """``Bars`` of rows ``[start, n)`` (views of the buffers)."""
+        """``Bars`` of rows ``[start, n)`` (views of the buffers).
+
+        The first call builds them through the validating constructor; later calls reuse
+        its checked symbols and frequency and only slice (the rows were checked on append:
+        increasing times, float64 fields of the universe's width).
+        """
         n = self.n
-        return Bars(timestamps=self.ts[start:n], symbols=self.symbols,
-                    **{k: a[start:n] for k, a in self.fields.items()}, frequency=self.frequency)
+        if self._proto is None:
+            self._proto = Bars(timestamps=self.ts[start:n], symbols=self.symbols,
+                               **{k: a[start:n] for k, a in self.fields.items()}, frequency=self.frequency)
+            return self._proto
+        b = object.__new__(Bars)
+        ts = self.ts[start:n]
+        ts.flags.writeable = False  # read-only views, as Bars' own fields are
+        for name, value in (("timestamps", ts), ("symbols", self._proto.symbols),
+                            ("frequency", self._proto.frequency), ("snapshot_id", None), ("_digest", [])):
+            object.__setattr__(b, name, value)
+        for k, a in self.fields.items():
+            v = a[start:n]
+            v.flags.writeable = False
+            object.__setattr__(b, k, v)
+        return b
 
 
 class StrategyDecider:
@@ -157,7 +176,8 @@ def _alignment(name: str, p) -> tuple[int, int] | None:
 
 
 def _same_row(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and bool(np.all((a == b) | (np.isnan(a) & np.isnan(b))))
+    """Bit for bit (NaN equal to the same NaN)."""
+    return a.shape == b.shape and np.ascontiguousarray(a).tobytes() == np.ascontiguousarray(b).tobytes()
 
 
 class WindowedDecider:

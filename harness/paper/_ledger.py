@@ -175,7 +175,8 @@ class Ledger:
         self.open = {r[0]: r[1] for r in db.execute(
             "SELECT client_order_id, state FROM orders WHERE state NOT IN "
             "('filled','partially_filled','canceled','rejected')")}
-        self.runner_state = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM runner")}
+        row = db.execute("SELECT value FROM runner WHERE key='state'").fetchone()
+        self.runner_state = {} if row is None else json.loads(row[0])
 
     def apply_fill(self, symbol: str, side: str, size: float, price: float, fees: float) -> None:
         """The ledger's own book after a fill (in memory until :meth:`commit_bar`)."""
@@ -274,10 +275,10 @@ class Ledger:
                 self.open[o["client_order_id"]] = o["state"]
 
     def _put_runner(self, runner: dict[str, Any]) -> None:
-        for k, v in runner.items():
-            if self.runner_state.get(k, object()) != v:
-                self._db.execute("INSERT OR REPLACE INTO runner VALUES (?, ?)", (k, json.dumps(v)))
-        self.runner_state = {**self.runner_state, **runner}
+        """The runner state: one JSON row (``key = 'state'``), merged with what was there."""
+        state = {**self.runner_state, **runner}
+        self._db.execute("INSERT OR REPLACE INTO runner VALUES ('state', ?)", (json.dumps(state),))
+        self.runner_state = state
 
     def _risk_row(self, e: dict) -> None:
         self._db.execute("INSERT INTO risk_events (bar_time, kind, state, reason, detail) VALUES (?,?,?,?,?)",
@@ -320,7 +321,6 @@ class Ledger:
             self._db.execute("DELETE FROM runner WHERE key='control'")
         else:
             self._db.execute("INSERT OR REPLACE INTO runner VALUES ('control', ?)", (json.dumps(request),))
-        self.runner_state.pop("control", None)
 
     def record(self, *, runner: dict[str, Any] | None = None, risk_events: list[dict] = (),
                alerts: list[dict] = ()) -> None:

@@ -43,7 +43,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS orders (client_order_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS fills (fill_id TEXT PRIMARY KEY, client_order_id TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS book (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS slots (col INTEGER PRIMARY KEY, target REAL NOT NULL, place INTEGER NOT NULL,
+    pending TEXT);
 """
+_REPORT_FIELDS = ("client_order_id", "broker_order_id", "symbol", "leg", "state", "reason", "target_weight",
+                  "filled_size", "avg_price", "fees", "stop_price", "parent", "legs")
 
 
 def _opt(x: float | None) -> float:
@@ -85,6 +89,7 @@ class SimBroker(Broker):
         self._fills: dict[str, list[FillReport]] = {}
         self._seq = 0
         self._fill_seq = 0
+        self._dirty: set[int] | None = None
         ident = json.dumps({"symbols": list(self.symbols), "config": config.to_dict()}, sort_keys=True)
         row = self._db.execute("SELECT value FROM meta WHERE key='ident'").fetchone()
         if row is None:
@@ -111,24 +116,36 @@ class SimBroker(Broker):
     def _save_book(self) -> None:
         book = {
             "cash": self.cash.tolist(), "pos": self.pos.tolist(), "entry_px": self.entry_px.tolist(),
-            "extreme": self.extreme.tolist(), "val_px": self.val_px.tolist(), "target": self.target.tolist(),
-            "place": self.place.tolist(), "pending": self.pending, "stop_leg": self.stop_leg,
-            "n_bars": self.n_bars, "last_time": self.last_time, "seq": self._seq, "fill_seq": self._fill_seq,
+            "extreme": self.extreme.tolist(), "val_px": self.val_px.tolist(), "stop_leg": self.stop_leg,
+            "n_bars": self.n_bars, "last_time": self.last_time, "fill_seq": self._fill_seq,
         }
         self._db.execute("INSERT OR REPLACE INTO book VALUES ('book', ?)", (json.dumps(book),))
+        self._save_slots(range(len(self.symbols)) if self._dirty is None else self._dirty)
+        self._dirty = set()
+
+    def _save_slots(self, cols) -> None:
+        """The kernel's per-symbol order state (target, place) and the working order of each symbol."""
+        self._db.executemany("INSERT OR REPLACE INTO slots VALUES (?, ?, ?, ?)",
+                             [(int(n), float(self.target[n]), int(self.place[n]), self.pending[n]) for n in cols])
+        self._db.execute("INSERT OR REPLACE INTO book VALUES ('seq', ?)", (json.dumps(self._seq),))
 
     def _load(self) -> None:
         book = json.loads(self._db.execute("SELECT value FROM book WHERE key='book'").fetchone()[0])
         self.cash = np.array(book["cash"], dtype=np.float64)
-        for k in ("pos", "entry_px", "extreme", "val_px", "target"):
+        for k in ("pos", "entry_px", "extreme", "val_px"):
             setattr(self, k, np.array(book[k], dtype=np.float64))
-        self.place = np.array(book["place"], dtype=np.bool_)
-        self.pending = list(book["pending"])
+        N = len(self.symbols)
+        self.target = np.zeros(N)
+        self.place = np.zeros(N, np.bool_)
+        self.pending = [None] * N
+        for col, target, place, pending in self._db.execute("SELECT col, target, place, pending FROM slots"):
+            self.target[col], self.place[col], self.pending[col] = target, bool(place), pending
         self.stop_leg = list(book["stop_leg"])
         self.n_bars = int(book["n_bars"])
         self.last_time = book["last_time"]
-        self._seq = int(book["seq"])
+        self._seq = int(json.loads(self._db.execute("SELECT value FROM book WHERE key='seq'").fetchone()[0]))
         self._fill_seq = int(book["fill_seq"])
+        self._dirty = set()
         self._orders = {}
         fills: dict[str, list[FillReport]] = {}
         for (body,) in self._db.execute("SELECT body FROM fills ORDER BY rowid"):
@@ -143,8 +160,7 @@ class SimBroker(Broker):
 
     def _put(self, rep: OrderReport) -> None:
         self._orders[rep.client_order_id] = rep
-        d = asdict(rep)
-        d.pop("fills")
+        d = {f: getattr(rep, f) for f in _REPORT_FIELDS}
         d["legs"] = list(d["legs"])
         seq = self._db.execute("SELECT seq FROM orders WHERE client_order_id=?", (rep.client_order_id,)).fetchone()
         if seq is None:
@@ -182,7 +198,7 @@ class SimBroker(Broker):
                 self.pending[n] = order.client_order_id
                 rep = base
                 self._put(rep)
-                self._save_book()
+                self._save_slots((n,))
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -226,7 +242,7 @@ class SimBroker(Broker):
                 self.place[n] = False
             rep = replace(rep, state="canceled", reason="canceled by the runner")
             self._put(rep)
-            self._save_book()
+            self._save_slots((n,))
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -267,6 +283,7 @@ class SimBroker(Broker):
         t = self.n_bars
         pos_before = self.pos.copy()
         placed = [self.pending[n] if self.place[n] else None for n in range(N)]
+        self._dirty = {n for n in range(N) if placed[n] is not None}
         recs = np.empty(3 * N + 1, dtype=order_dt)
         n_rec = np.zeros(1, np.int64)
         self._db.execute("BEGIN IMMEDIATE")
