@@ -437,27 +437,21 @@ class Registry:
                     copied, art_uri = model_dir, f"{dest}/model"
                 if artifact_digest(copied) != sha:
                     raise ArtifactHashMismatch(f"register {deployment}: {local} changed while it was copied")
-                _upload(staging, dest)
-            # MLflow assigns the version number; a version is complete once tagged "registered"
-            mv = self._mlflow_call(
-                "registering a version", self._client.create_model_version, deployment, source=dest,
-                tags={"harness.strategy": strat.name, "harness.state": "staging"},
-                description=f"{strat.name} on {', '.join(syms)} ({frequency})")
-            version = int(mv.version)
-            lineage.update(artifact_uri=art_uri, artifact_sha256=sha, deployment=deployment, version=version,
-                           created_at=_now())
-            shutil.rmtree(staging / "model", ignore_errors=True)
+            # the version number is MLflow's; everything else is written before the version
+            # exists, so the version is created complete, in one call (a crash before it
+            # leaves only an unreferenced artifact folder)
+            lineage.update(artifact_uri=art_uri, artifact_sha256=sha, deployment=deployment, created_at=_now())
             (staging / "lineage.json").write_text(_json(lineage) + "\n")
             _upload(staging, dest)
-            vtags = {"harness.lineage": _json(lineage), "harness.snapshot_id": snapshot_id,
-                     "harness.data_digest": data_digest, "harness.run_id": run_id or "",
-                     "harness.code_version": lineage["code_version"], "harness.seed": "" if seed is None else str(seed),
-                     "harness.artifact_sha256": sha or "", **{f"user.{k}": v for k, v in extra.items()}}
-            for key, value in vtags.items():
-                self._mlflow_call("tagging a version", self._client.set_model_version_tag,
-                                  deployment, str(version), key, value)
-            self._mlflow_call("tagging a version", self._client.set_model_version_tag,
-                              deployment, str(version), "harness.state", "registered")
+            vtags = {"harness.lineage": _json(lineage), "harness.strategy": strat.name,
+                     "harness.snapshot_id": snapshot_id, "harness.data_digest": data_digest,
+                     "harness.run_id": run_id or "", "harness.code_version": lineage["code_version"],
+                     "harness.seed": "" if seed is None else str(seed), "harness.artifact_sha256": sha or "",
+                     "harness.state": "registered", **{f"user.{k}": v for k, v in extra.items()}}
+            mv = self._mlflow_call(
+                "registering a version", self._client.create_model_version, deployment, source=dest, tags=vtags,
+                description=f"{strat.name} on {', '.join(syms)} ({frequency})")
+            version = int(mv.version)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         return self.get(deployment, version)

@@ -121,7 +121,7 @@ def test_a_version_records_its_full_lineage(reg, snapshot, stored_bars):
     assert v.seed == 7 and v.code_version and v.aliases == () and v.artifact_uri is None
     assert v.tags["user.note"] == "first" and v.tags["harness.snapshot_id"] == snapshot
     lineage = json.loads(Path(v.source.removeprefix("file://"), "lineage.json").read_text())
-    assert lineage["version"] == 1 and lineage["config"]["fee_rate"] == 0.001
+    assert lineage["deployment"] == "spx-sma" and lineage["config"]["fee_rate"] == 0.001
     assert reg.get("spx-sma", "1") == reg.get("spx-sma", 1) == v
     v2 = _register(reg, snapshot, stored_bars, params={"fast": 3, "slow": 30})
     assert [x.version for x in reg.versions("spx-sma")] == [1, 2] and v2.params["fast"] == 3
