@@ -3,8 +3,8 @@
 ``Alert(deployment, monitor, severity, metric, value, threshold, window, time)`` is
 raised when a reading turns ``warn`` or ``alert``; a condition that persists raises one
 alert, then a reminder (``reminder=True``) every ``remind_every`` bars, and a new one if
-it escalates from warn to alert. When the reading is back to ``ok`` the condition is
-closed (the next alarm is a new alert).
+it escalates from warn to alert. When the reading has been ``ok`` for ``clear_after`` evaluations in a row the
+condition is closed (the next alarm is a new alert).
 
 Sinks (chosen in ``[monitor]``): the log (``log``), a JSON Lines file (``jsonl``; the
 deployment's own ``<home>/paper/<deployment>.alerts.jsonl`` is always written, it is
@@ -102,10 +102,15 @@ def retrain_alerts(alerts: Iterable[Alert], retrain_on: Iterable[str]) -> list[A
 
 
 class AlertBook:
-    """De-duplication: which conditions are open, since when, when last announced."""
+    """De-duplication: which conditions are open, since when, when last announced.
 
-    def __init__(self, remind_every: int = 20) -> None:
+    A condition closes only after ``clear_after`` consecutive ``ok`` readings, so a
+    metric that hovers at its threshold does not raise a new alert each time it crosses.
+    """
+
+    def __init__(self, remind_every: int = 20, clear_after: int = 5) -> None:
         self.remind_every = int(remind_every)
+        self.clear_after = int(clear_after)
         self.open: dict[str, dict] = {}
 
     def update(self, deployment: str, readings: Iterable[Reading], *, bar_index: int, time: int | None) -> list[Alert]:
@@ -115,10 +120,14 @@ class AlertBook:
             cur = self.open.get(key)
             if not r.alarm:
                 if cur is not None and r.state != "insufficient data":
-                    del self.open[key]
+                    cur["ok"] = cur.get("ok", 0) + 1
+                    if cur["ok"] >= self.clear_after:
+                        del self.open[key]
                 continue
+            if cur is not None:
+                cur["ok"] = 0
             if cur is None or (r.state == ALERT and cur["severity"] == WARN):
-                self.open[key] = {"severity": r.state, "since": bar_index, "last": bar_index}
+                self.open[key] = {"severity": r.state, "since": bar_index, "last": bar_index, "ok": 0}
                 out.append(self._alert(deployment, r, time, reminder=False))
             elif bar_index - cur["last"] >= self.remind_every:
                 cur["last"] = bar_index
@@ -131,7 +140,7 @@ class AlertBook:
                      reminder, r.detail)
 
     def state(self) -> dict:
-        return {"remind_every": self.remind_every, "open": self.open}
+        return {"remind_every": self.remind_every, "clear_after": self.clear_after, "open": self.open}
 
     def restore(self, state: dict) -> None:
         self.open = {k: dict(v) for k, v in (state.get("open") or {}).items()}

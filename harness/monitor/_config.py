@@ -49,7 +49,9 @@ Defaults and why (calibration figures: ``benchmarks/bench_monitor.py``, table in
 - ``tracking_tolerance = 0.0``: with the SimBroker the paper ledger must equal the
   backtest exactly; any difference is a bug or a broker divergence.
 - ``remind_every = 20`` bars: a persisting condition raises one alert, then a reminder
-  every 20 bars (four weeks of daily bars) while it lasts.
+  every 20 bars (four weeks of daily bars) while it lasts; ``clear_after = 5``: it is
+  closed after 5 ok evaluations in a row, so a metric hovering at its threshold (a
+  p-value around alpha) does not raise a fresh alert at every crossing.
 - ``every = "1d"``: evaluate at the first bar of each UTC day (every bar for daily data);
   an integer evaluates every that many bars.
 """
@@ -96,6 +98,7 @@ class MonitorConfig(Config):
     stopped_bars: int = param(5, low=1, high=100_000, doc="trailing missing or zero-volume bars: the symbol stopped trading")
     tracking_tolerance: float = param(0.0, low=0.0, high=1.0, doc="largest relative equity difference paper vs backtest")
     remind_every: int = param(20, low=1, high=1_000_000, doc="bars between reminders of a persisting alert")
+    clear_after: int = param(5, low=1, high=1_000_000, doc="ok evaluations in a row before a condition is closed")
     log: bool = param(True, doc="alerts go to the log (logger harness.monitor)")
     jsonl: str = param("", doc="extra JSON Lines file for alerts (the deployment's own is always written)")
     on_alert: str = param("", doc="shell command run per alert, the alert as JSON on stdin")

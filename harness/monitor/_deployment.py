@@ -95,7 +95,7 @@ class DeploymentMonitor:
                                                                for n in self.config.monitors]
         self.sinks = default_sinks(self.deployment, self.config) if sinks is None else list(sinks)
         self.schedule = Schedule(self.config.every)
-        self.book = AlertBook(self.config.remind_every)
+        self.book = AlertBook(self.config.remind_every, self.config.clear_after)
         self.persist = persist
         self.latest: list[Reading] = []
         self.sink_errors: list[dict] = []

@@ -42,13 +42,20 @@ def test_a_persisting_condition_raises_one_alert_and_a_reminder_every_n_bars():
 
 
 def test_an_escalation_raises_a_new_alert_and_recovery_closes_the_condition():
-    book = AlertBook(remind_every=100)
+    book = AlertBook(remind_every=100, clear_after=1)
     assert [a.severity for a in book.update("d", [_r(WARN)], bar_index=0, time=0)] == [WARN]
     assert book.update("d", [_r(WARN)], bar_index=1, time=1) == []
     assert [a.severity for a in book.update("d", [_r(ALERT)], bar_index=2, time=2)] == [ALERT]
     assert book.update("d", [_r(WARN)], bar_index=3, time=3) == []  # de-escalation is the same condition
     assert book.update("d", [_r(OK)], bar_index=4, time=4) == []
     assert [a.reminder for a in book.update("d", [_r(ALERT)], bar_index=5, time=5)] == [False]
+
+
+def test_a_condition_hovering_at_its_threshold_does_not_flap():
+    book = AlertBook(remind_every=100, clear_after=3)
+    states = [ALERT, OK, ALERT, OK, OK, ALERT, OK, OK, OK, ALERT]
+    raised = [i for i, s in enumerate(states) for _ in book.update("d", [_r(s)], bar_index=i, time=i)]
+    assert raised == [0, 9]  # closed only after three ok evaluations in a row (bars 6-8)
 
 
 def test_insufficient_data_neither_alerts_nor_closes_a_condition():
