@@ -34,7 +34,7 @@ from harness.monitor._base import (
     Reading,
     monitor_class,
 )
-from harness.monitor._config import MONITOR_NAMES, RETRAIN_REASONS, MonitorConfig
+from harness.monitor._config import MONITOR_NAMES, RETRAIN_ON, RETRAIN_REASONS, MonitorConfig
 from harness.monitor._deployment import DeploymentMonitor, alerts, alerts_path, status, status_path
 from harness.monitor._ledger import LedgerMonitor
 from harness.monitor._schedule import Schedule
@@ -61,6 +61,7 @@ __all__ = [
     "MonitorConfig",
     "MONITOR_NAMES",
     "RETRAIN_REASONS",
+    "RETRAIN_ON",
     "Monitor",
     "MonitorData",
     "Reading",

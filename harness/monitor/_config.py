@@ -60,14 +60,19 @@ from __future__ import annotations
 
 from market_data.config import Config, param
 
-__all__ = ["MonitorConfig", "MONITOR_NAMES", "RETRAIN_REASONS"]
+__all__ = ["MonitorConfig", "MONITOR_NAMES", "RETRAIN_REASONS", "RETRAIN_ON"]
 
 #: The monitors, in evaluation order.
 MONITOR_NAMES = ("feature_drift", "decision_drift", "performance", "data_quality", "tracking_error")
 #: Which monitors' alerts may trigger a retrain, by ``[retrain] retrain_on`` name. Data
 #: quality and tracking error never do: retraining on a broken feed or a buggy broker
 #: would hide the fault.
-RETRAIN_REASONS = {"feature_drift": "drift", "decision_drift": "drift", "performance": "performance"}
+#: ``"regime"`` is the regime detector's trigger (owned by ``harness.retrain``, not an alert of
+#: these monitors); it is listed so that every name ``retrain_on`` accepts is a value here.
+RETRAIN_REASONS = {"feature_drift": "drift", "decision_drift": "drift", "performance": "performance",
+                   "regime": "regime"}
+#: The names ``[retrain] retrain_on`` accepts.
+RETRAIN_ON = ("regime", "drift", "performance")
 
 
 class MonitorConfig(Config):

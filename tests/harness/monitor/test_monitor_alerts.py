@@ -80,6 +80,9 @@ def test_retrain_on_maps_drift_and_performance_alerts_only():
     assert [a.monitor for a in retrain_alerts(items, ["drift"])] == ["feature_drift"]
     assert [a.monitor for a in retrain_alerts(items, ["drift", "performance"])] == ["feature_drift", "performance"]
     assert retrain_alerts(items, []) == []
+    from harness.monitor import RETRAIN_ON, RETRAIN_REASONS
+
+    assert set(RETRAIN_REASONS.values()) == set(RETRAIN_ON)  # what [retrain] retrain_on validates against
 
 
 def test_schedule_every_n_bars_and_once_per_day():
