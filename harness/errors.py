@@ -47,6 +47,9 @@ __all__ = [
     "StaleDecisionError",
     "ApprovalExpiredError",
     "SelfApprovalError",
+    "TrackingError",
+    "UnknownRunError",
+    "NotReproducibleError",
 ]
 
 
@@ -134,3 +137,16 @@ class ApprovalExpiredError(ApprovalRefused):
 
 class SelfApprovalError(ApprovalRefused):
     """Separation of duties: the person who deployed or last changed the spec may not approve it."""
+
+
+# --------------------------------------------------------------- tracking and reproduce (harness.registry)
+class TrackingError(HarnessError):
+    """An MLflow run could not be logged or read (the result it describes is kept)."""
+
+
+class UnknownRunError(InputError):
+    """No MLflow run has this id (or the id is malformed)."""
+
+
+class NotReproducibleError(InputError):
+    """A logged run lacks what ``harness reproduce`` needs (e.g. a backtest of explicit weights)."""

@@ -265,10 +265,16 @@ class ExperimentRun:
     experiment: Experiment
     result: Any  # OptimizationResult
     folder: Path
+    n_new_trials: int = 0  #: trials this call added to the study
+    run_id: str | None = None  #: the MLflow run (``track=True``)
 
 
-def run_experiment(path: str | Path, *, progress: bool = True) -> ExperimentRun:
-    """Run an experiment file in the home folder and write its results (see the module docs)."""
+def run_experiment(path: str | Path, *, progress: bool = True, track: bool = False) -> ExperimentRun:
+    """Run an experiment file in the home folder and write its results (see the module docs).
+
+    ``track=True`` then logs an MLflow run of kind ``run`` (tags ``harness.experiment``
+    and ``harness.spec_sha256``); a tracking failure is one warning, the results stay.
+    """
     import optuna
 
     from harness._bars import load_bars
@@ -287,8 +293,9 @@ def run_experiment(path: str | Path, *, progress: bool = True) -> ExperimentRun:
         done = 0
     objective = exp.optimize.objective
     objective = objective if isinstance(objective, str) else tuple(objective)
+    n_new = max(0, exp.optimize.trials - done)
     try:
-        result = optimize(bars, exp.strategy.name, n_trials=max(0, exp.optimize.trials - done),
+        result = optimize(bars, exp.strategy.name, n_trials=n_new,
                           objective=objective, cv=exp.cv.splitter(), storage=storage, study_name=study_name,
                           seed=exp.optimize.seed, n_jobs=exp.optimize.n_jobs, config=exp.costs,
                           search_space={**(exp.strategy.params or {}), **(exp.strategy.search_space or {})},
@@ -302,4 +309,13 @@ def run_experiment(path: str | Path, *, progress: bool = True) -> ExperimentRun:
                              "sha256": exp.spec_hash, "spec": exp.raw}
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
     (folder / "spec.toml").write_bytes(exp.path.read_bytes())
-    return ExperimentRun(experiment=exp, result=result, folder=folder)
+    run_id = None
+    if track:
+        from harness.registry._tracking import log_optimization, track_or_warn
+
+        run_id = track_or_warn(log_optimization, result, kind="run", n_new_trials=n_new, folder=folder,
+                               tags={"harness.experiment": exp.name, "harness.spec_sha256": exp.spec_hash})
+        if run_id is not None:
+            summary["run_id"] = run_id
+            (folder / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    return ExperimentRun(experiment=exp, result=result, folder=folder, n_new_trials=n_new, run_id=run_id)

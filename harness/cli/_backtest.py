@@ -29,6 +29,7 @@ from harness.cli._options import (
     parse_params,
     split_symbols,
 )
+from harness.cli._track import Track
 
 
 def register(app: typer.Typer) -> None:
@@ -66,6 +67,8 @@ def backtest_cmd(
     = None,
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: <home>/results/backtest-...).")]
     = None,
+    track_run: Track = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print stats, lineage, folder and run_id as JSON.")] = False,
 ) -> None:
     """Backtest a strategy on bars from the home store; prints stats, writes equity/trades/orders CSV."""
     import json
@@ -75,6 +78,7 @@ def backtest_cmd(
     from rich.table import Table
 
     from harness._bars import load_bars
+    from harness.cli._track import add_run_id, track
     from harness.config import paths
     from harness.engine import backtest
 
@@ -89,7 +93,7 @@ def backtest_cmd(
     stats = res.stats
     elapsed = time.perf_counter() - t0
 
-    console = Console()
+    console = Console(stderr=as_json)
     lin = res.lineage
     params_txt = ", ".join(f"{k}={v}" for k, v in (lin["params"] or {}).items())
     console.print(f"[bold]{lin['strategy']}[/]({params_txt}) on {', '.join(bars.symbols)} {bars.frequency} "
@@ -100,7 +104,8 @@ def backtest_cmd(
     table.add_column("value", justify="right")
     for k, v in stats.items():
         table.add_row(str(k), _fmt(v))
-    console.print(table)
+    if not as_json:
+        console.print(table)
 
     if out is None:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
@@ -116,6 +121,13 @@ def backtest_cmd(
     if plot is not None:
         res.plot().write_html(str(plot), include_plotlyjs="cdn")
         console.print(f"plot saved to {plot}")
+    from harness.registry._tracking import log_backtest
+
+    run_id = track(track_run, console, log_backtest, res, folder=out)
+    add_run_id(out, run_id)
+    if as_json:
+        print(json.dumps({"run_id": run_id, "folder": str(out), "stats": {k: _json(v) for k, v in stats.items()},
+                          "lineage": lin}, indent=2, default=str))
 
 
 def _json(v: Any) -> Any:

@@ -21,6 +21,7 @@ from harness.cli._options import (
     parse_params,
     split_symbols,
 )
+from harness.cli._track import Track
 from market_data.config import parse_value
 
 
@@ -128,14 +129,19 @@ def optimize_cmd(
     storage: Annotated[str | None, typer.Option("--storage", help="Optuna storage URL, e.g. "
                                                 "postgresql+psycopg2://user:pw@host/db (default: the home SQLite).")]
     = None,
+    track_run: Track = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary (best params, OOS metrics, DSR, PBO, "
+                                          "lineage), folder and run_id as JSON.")] = False,
 ) -> None:
     """Search a strategy's parameters with Optuna, scored out of sample; prints best params, OOS metrics, DSR, PBO."""
     from rich.console import Console
 
     from harness._bars import load_bars
+    from harness.cli._track import track
     from harness.config import paths
     from harness.engine import BacktestConfig
     from harness.optimize import optimize
+    from harness.registry._tracking import log_optimization
 
     syms = split_symbols(symbols)
     bars = load_bars(syms, start=start, end=end, frequency=frequency, snapshot=snapshot)
@@ -146,23 +152,49 @@ def optimize_cmd(
                       dask=dask, batch_size=batch_size,
                       config=BacktestConfig(fee_rate=fee_rate, slippage_bps=slippage_bps, fixed_fee=fixed_fee),
                       search_space={**fixed, **_space(space)}, progress=True)
-    console = Console(soft_wrap=True)
-    print_result(result, console)
+    console = Console(soft_wrap=True, stderr=as_json)
+    if not as_json:
+        print_result(result, console)
     folder = result.save(paths().ensure().results / "optimize" / result.lineage["study_name"])
     console.print(f"results written to {folder}")
+    run_id = track(track_run, console, log_optimization, result, n_new_trials=trials, folder=folder)
+    _summary_run_id(folder, run_id, as_json)
 
 
 def run_cmd(
     spec: Annotated[Path, typer.Argument(help="Experiment TOML file, e.g. experiments/sma_spx_walkforward.toml.")],
+    track_run: Track = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary, folder and run_id as JSON.")] = False,
 ) -> None:
     """Run an experiment file (data, strategy, search space, cv, objective, trials, costs) and save its results."""
     from rich.console import Console
 
+    from harness.cli._track import track
     from harness.experiments import run_experiment
+    from harness.registry._tracking import log_optimization
 
     run = run_experiment(spec, progress=True)
-    console = Console(soft_wrap=True)
+    console = Console(soft_wrap=True, stderr=as_json)
     if run.experiment.description:
         console.print(f"[bold]{run.experiment.name}[/]: {run.experiment.description}")
-    print_result(run.result, console)
+    if not as_json:
+        print_result(run.result, console)
     console.print(f"results and lineage written to {run.folder}")
+    run_id = track(track_run, console, log_optimization, run.result, kind="run", n_new_trials=run.n_new_trials,
+                   folder=run.folder, tags={"harness.experiment": run.experiment.name,
+                                            "harness.spec_sha256": run.experiment.spec_hash})
+    _summary_run_id(run.folder, run_id, as_json)
+
+
+def _summary_run_id(folder: Path, run_id: str | None, as_json: bool) -> None:
+    """Record the run id in ``summary.json`` (results -> run); with ``--json`` print the summary."""
+    import json
+
+    path = Path(folder) / "summary.json"
+    summary = json.loads(path.read_text())
+    if run_id is not None:
+        summary["run_id"] = run_id
+        path.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    if as_json:
+        print(json.dumps({"run_id": run_id, "folder": str(folder), **{k: v for k, v in summary.items()
+                                                                       if k != "run_id"}}, indent=2, default=str))

@@ -29,6 +29,7 @@ from harness.cli._options import (
     backtest_config,
     split_symbols,
 )
+from harness.cli._track import Track
 
 
 def register(app: typer.Typer) -> None:
@@ -70,6 +71,9 @@ def sweep_cmd(
     dask: Dask = None,
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default: <home>/results/sweep-...).")]
     = None,
+    track_run: Track = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the top rows, lineage, folder and run_id as JSON.")]
+    = False,
 ) -> None:
     """Sweep a strategy's parameter grid on bars from the home store (fused parallel kernel)."""
     import json
@@ -81,6 +85,7 @@ def sweep_cmd(
     from rich.table import Table
 
     from harness._bars import load_bars
+    from harness.cli._track import add_run_id, track
     from harness.config import paths
     from harness.errors import InputError
     from harness.sweep import METRICS, parse_grid, sweep
@@ -98,7 +103,7 @@ def sweep_cmd(
     axes = parse_grid(grid)
     syms = split_symbols(symbols)
     bars = load_bars(syms, start=start, end=end, frequency=frequency, snapshot=snapshot)
-    console = Console()
+    console = Console(stderr=as_json)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         df = sweep(bars, strategy, axes, config=cfg, progress=progress, dask=dask)
@@ -125,7 +130,8 @@ def sweep_cmd(
         table.add_column(c, justify="right")
     for i, (_, row) in enumerate(ranked.head(top).iterrows(), 1):
         table.add_row(str(i), *(_fmt(row[c]) for c in shown))
-    console.print(table)
+    if not as_json:
+        console.print(table)
 
     if out is None:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
@@ -148,5 +154,15 @@ def sweep_cmd(
                                                               for k, v in ranked.iloc[0].items()} if len(df) else None}
     (out / "lineage.json").write_text(json.dumps(lineage, indent=2, default=str))
     console.print(f"wrote {len(df)} rows to {table_path} and lineage to {out / 'lineage.json'}")
+    from harness.registry._tracking import log_sweep
+
+    run_id = track(track_run and not a["interrupted"], console, log_sweep, df, sort=sort, ascending=ascending,
+                   folder=out)
+    add_run_id(out, run_id)
+    if as_json:
+        top_rows = [{k: _clean(v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+                    for _, row in ranked.head(top).iterrows()]
+        print(json.dumps({"run_id": run_id, "folder": str(out), "top": top_rows, "lineage": lineage}, indent=2,
+                         default=str))
     if a["interrupted"]:
         raise typer.Exit(130)

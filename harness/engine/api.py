@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from harness._lineage import code_version
 from harness.engine import nb
 from harness.engine.config import BacktestConfig
 from harness.engine.enums import order_dt
@@ -20,22 +18,6 @@ from market_data.errors import InputError
 __all__ = ["backtest", "code_version", "prepare_weights"]
 
 _DEFAULT_CONFIG = BacktestConfig()
-
-
-@functools.lru_cache(maxsize=1)
-def code_version() -> str:
-    """``harness.__version__``, plus ``+g<commit>`` when the source is a git checkout (cached)."""
-    import harness
-
-    version = harness.__version__
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=5)
-        if out.returncode == 0 and out.stdout.strip():
-            version += "+g" + out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return version
 
 
 def prepare_weights(bars: Bars, weights: Any, config: BacktestConfig = _DEFAULT_CONFIG) -> np.ndarray:
@@ -87,7 +69,7 @@ def _resolve_strategy(strategy: Any, params: Any) -> tuple[Any, Any]:
 
 
 def backtest(bars: Bars, strategy: Any = None, params: Any = None, *, weights: Any = None,
-             config: BacktestConfig = _DEFAULT_CONFIG) -> BacktestResult:
+             config: BacktestConfig = _DEFAULT_CONFIG, track: bool = False) -> BacktestResult:
     """Backtest a strategy (by name or object) or explicit target weights on ``bars``.
 
     Exactly one of ``strategy`` / ``weights`` is given. ``params`` is ``None`` (the
@@ -95,6 +77,10 @@ def backtest(bars: Bars, strategy: Any = None, params: Any = None, *, weights: A
     fraction of equity in symbol ``n`` decided at the close of bar ``t`` (negative =
     short, NaN = keep the previous target); with ``fill="next_open"`` it fills at the open
     of ``t + 1``. See :mod:`harness.engine.nb` for the fill model and costs.
+
+    ``track=True`` logs the backtest as an MLflow run in the home store
+    (:func:`harness.registry.log_backtest`); its id is ``result.run_id`` (None when
+    not tracked, or when tracking failed: one warning, the result is kept).
 
     Example::
 
@@ -137,9 +123,15 @@ def backtest(bars: Bars, strategy: Any = None, params: Any = None, *, weights: A
         "strategy": strat_name,
         "params": params_dict,
         "config": config.to_dict(),
+        "seed": (params_dict or {}).get("seed"),
         "code_version": code_version(),
     }
-    return BacktestResult(bars=bars, config=config, weights=w, lineage_fields=lineage, **res)
+    result = BacktestResult(bars=bars, config=config, weights=w, lineage_fields=lineage, **res)
+    if track:
+        from harness.registry._tracking import log_backtest, track_or_warn
+
+        result._cache["run_id"] = track_or_warn(log_backtest, result)
+    return result
 
 
 def _simulate(bars: Bars, w: np.ndarray, config: BacktestConfig, *, keep_state: bool = False) -> dict[str, np.ndarray]:

@@ -84,16 +84,26 @@ class BacktestResult:
 
     @property
     def lineage(self) -> dict[str, Any]:
-        """Data snapshot id and content digest, strategy, params, config, code version.
+        """Data snapshot id and content digest, strategy, params, config, code version,
+        ``dirty`` (uncommitted source changes) and ``env_digest`` (see :mod:`harness._lineage`).
 
         The data digest (a hash of every bar) is computed on first access, not in the
-        hot path of ``backtest()``; ``Bars`` caches it.
+        hot path of ``backtest()``; ``Bars`` caches it (and the process the other two).
         """
         def make() -> dict[str, Any]:
+            from harness._lineage import env_digest, source_dirty
+
             lin = dict(self.lineage_fields)
             lin.setdefault("data_digest", self.bars.digest())
+            lin.setdefault("dirty", source_dirty())
+            lin.setdefault("env_digest", env_digest())
             return lin
         return self._cached("lineage", make)
+
+    @property
+    def run_id(self) -> str | None:
+        """The MLflow run of this backtest (``backtest(..., track=True)``), else None."""
+        return self._cache.get("run_id")
 
     @property
     def index(self) -> pd.DatetimeIndex:

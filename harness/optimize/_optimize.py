@@ -171,7 +171,7 @@ def _default_name(strategy: str, bars: Bars, cv: Any, objectives: tuple[str, ...
 
 def _lineage(bars: Bars, strat: Any, objectives, directions, cv, seed, name, storage_desc, config,
              space, fixed, n_folds) -> dict[str, Any]:
-    from harness.engine import code_version
+    from harness._lineage import source_lineage
     from market_data.bars import _fmt_ts
 
     return {
@@ -182,7 +182,7 @@ def _lineage(bars: Bars, strat: Any, objectives, directions, cv, seed, name, sto
         "strategy": strat.name, "objectives": list(objectives), "directions": list(directions),
         "cv": cv.spec(), "n_folds": n_folds, "seed": seed, "study_name": name, "storage": storage_desc,
         "config": config.to_dict(), "search_space": {k: repr(v) for k, v in space.items()},
-        "fixed_params": dict(fixed), "code_version": code_version(),
+        "fixed_params": dict(fixed), **source_lineage(),
     }
 
 
@@ -195,7 +195,8 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
              warm_start: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
              directions: Sequence[str] | None = None, config: Any = None,
              search_space: Mapping[str, Any] | None = None, timeout: float | None = None,
-             progress: bool = True, dask: Any = None, batch_size: int | None = None) -> OptimizationResult:
+             progress: bool = True, dask: Any = None, batch_size: int | None = None,
+             track: bool = False) -> OptimizationResult:
     """Search ``strategy``'s parameters with Optuna, scoring each trial out of sample.
 
     Each trial's parameters are evaluated on every fold of ``cv`` (a splitter or its text
@@ -238,6 +239,9 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
     records heartbeats for the trials in flight, and stale RUNNING trials of a crashed
     driver are failed when the study is resumed. Given ``seed`` and ``batch_size`` the study
     is the same whatever the number of workers (see :mod:`harness.optimize._dask`).
+
+    ``track=True`` logs the search as an MLflow run (:func:`harness.registry.log_optimization`);
+    its id is ``result.lineage["run_id"]`` (None when tracking failed: one warning).
     """
     import optuna
 
@@ -276,6 +280,7 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
     if dask is not None:
         storage_obj = _with_heartbeat(storage_obj)
     single = len(objectives) == 1
+    sampler_given, pruner_given = sampler is not None, pruner is not None
     if sampler is None:
         sampler = optuna.samplers.TPESampler(seed=seed) if single else optuna.samplers.NSGAIISampler(seed=seed)
     prune_from = 0  # first fold after which should_prune() is asked (it reads every trial: costly on RDB)
@@ -287,6 +292,14 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
             if single else optuna.pruners.NopPruner()
     lineage = _lineage(bars, strat, objectives, directions, cv, seed, name, storage_desc, config, space, fixed,
                        evaluator.n_folds)
+    # what `harness reproduce` needs to replay the search (not checked on resume)
+    lineage["space_json"] = {k: optuna.distributions.distribution_to_json(d) for k, d in space.items()}
+    lineage["sampler"] = type(sampler).__name__ if sampler_given else "default"
+    lineage["pruner"] = type(pruner).__name__ if pruner_given else "default"
+    lineage["n_jobs"] = int(n_jobs)
+    lineage["dask"] = None if dask is None else {"batch_size": batch_size}
+    lineage["warm_start"] = [dict(p) for p in ([warm_start] if isinstance(warm_start, Mapping)
+                                               else list(warm_start or []))]
 
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -353,7 +366,12 @@ def optimize(bars: Bars, strategy: Any, *, n_trials: int, objective: str | Seque
                 bar.stop()
     finally:
         optuna.logging.set_verbosity(verbosity)
-    return _result(study, objectives, returns, sidecar, ppy, lineage, fixed)
+    result = _result(study, objectives, returns, sidecar, ppy, lineage, fixed)
+    if track:
+        from harness.registry._tracking import log_optimization, track_or_warn
+
+        result.lineage["run_id"] = track_or_warn(log_optimization, result, n_new_trials=int(n_trials))
+    return result
 
 
 def _json_float(v: float) -> float | None:

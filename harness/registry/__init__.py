@@ -1,5 +1,10 @@
 """MLflow-backed lineage: the tracking store, deployments, model versions, aliases and champion history.
 
+Tracking (``_tracking``): :func:`log_run` logs one MLflow run (the retrain pipeline calls
+it per retrain) and :func:`log_backtest` / :func:`log_sweep` / :func:`log_optimization` /
+:func:`log_fit` log a result; :func:`fit` fits a trainable strategy (``track=True``);
+:func:`reproduce` reruns a logged run from its lineage.
+
 Nothing here imports mlflow at import time; names resolve on first use.
 """
 
@@ -22,6 +27,18 @@ _LAZY: dict[str, str] = {
     "artifact_digest": "harness.registry._registry:artifact_digest",
     "ALIASES": "harness.registry._names:ALIASES",
     "check_deployment_name": "harness.registry._names:check_deployment_name",
+    # tracking: one MLflow run per backtest, sweep, optimize, run, fit, retrain (tracking helper)
+    "log_run": "harness.registry._tracking:log_run",
+    "log_backtest": "harness.registry._tracking:log_backtest",
+    "log_sweep": "harness.registry._tracking:log_sweep",
+    "log_optimization": "harness.registry._tracking:log_optimization",
+    "log_fit": "harness.registry._tracking:log_fit",
+    "fit": "harness.registry._tracking:fit",
+    "metric_key": "harness.registry._tracking:metric_key",
+    "get_run": "harness.registry._tracking:get_run",
+    "RUN_KINDS": "harness.registry._tracking:RUN_KINDS",
+    "reproduce": "harness.registry._reproduce:reproduce",
+    "Reproduction": "harness.registry._reproduce:Reproduction",
 }
 
 __all__ = sorted(_LAZY)

@@ -212,6 +212,12 @@ def client(uri: str | None = None) -> Any:
         found = _CLIENTS.get(uri)
         if found is not None:
             return found
+        # MLflow's usage telemetry stays off unless the environment asks for it: runs stay on
+        # the user's machine, and every logging call stays cheap (it costs ~20 ms a call)
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        for name in ("mlflow.store.db.utils", "alembic.runtime.migration"):  # "Creating initial tables..."
+            if logging.getLogger(name).level == logging.NOTSET:
+                logging.getLogger(name).setLevel(logging.WARNING)
         try:
             db = _sqlite_path(uri)
             if db is not None:

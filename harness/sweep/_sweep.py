@@ -63,7 +63,8 @@ def _validate(strat: Any, combos: list[dict[str, Any]]) -> tuple[list[Any], list
 
 def sweep(bars: Bars, strategy: Any, grid: Any, *, config: BacktestConfig = _DEFAULT_CONFIG,
           metrics: tuple[str, ...] | list[str] = _DEFAULT_METRICS, progress: bool = True,
-          chunk_size: int | None = None, dask: Any = None, numba_threads: int | None = None) -> pd.DataFrame:
+          chunk_size: int | None = None, dask: Any = None, numba_threads: int | None = None,
+          track: bool = False) -> pd.DataFrame:
     """Backtest every parameter combination of ``grid`` and return one row of metrics each.
 
     Args:
@@ -86,6 +87,9 @@ def sweep(bars: Bars, strategy: Any, grid: Any, *, config: BacktestConfig = _DEF
             each combination evaluated exactly once (``df.attrs["dask"]`` has the tasks,
             chunk size and task times).
         numba_threads: Numba threads per Dask task (default 1: one worker per core).
+        track: log the sweep as an MLflow run (:func:`harness.registry.log_sweep`, best
+            row by ``sharpe``); its id is ``df.attrs["run_id"]`` (None when tracking
+            failed: one warning, the table is kept).
 
     Returns:
         A DataFrame with one column per strategy parameter and one per metric, one row per
@@ -105,7 +109,7 @@ def sweep(bars: Bars, strategy: Any, grid: Any, *, config: BacktestConfig = _DEF
         df = sweep(bars, "sma_crossover", {"fast": range(5, 55, 5), "slow": range(60, 260, 20)})
         df.sort_values("sharpe", ascending=False).head()
     """
-    from harness.engine.api import code_version
+    from harness._lineage import source_lineage
     from market_data.frequency import periods_per_year
 
     t_start = time.perf_counter()
@@ -210,9 +214,14 @@ def sweep(bars: Bars, strategy: Any, grid: Any, *, config: BacktestConfig = _DEF
             "strategy": strat.name,
             "grid": _jsonable_grid(grid),
             "config": config.to_dict(),
-            "code_version": code_version(),
+            **source_lineage(),
         },
     })
+    if track:
+        from harness.registry._tracking import log_sweep, track_or_warn
+
+        sort = "sharpe" if "sharpe" in metrics else metrics[0]
+        df.attrs["run_id"] = track_or_warn(log_sweep, df, sort=sort)
     return df
 
 
