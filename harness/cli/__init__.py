@@ -41,6 +41,7 @@ _COMMAND_MODULES = (
     "harness.cli._audit",
     "harness.cli._monitor",
     "harness.cli._paper",
+    "harness.cli._tracking",
 )
 
 
