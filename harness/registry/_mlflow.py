@@ -201,6 +201,25 @@ def _ensure_sqlite(db: Path, artifacts: str) -> None:
         SqlAlchemyStore(f"sqlite:///{db}", artifacts)
 
 
+def _sqlite_synchronous_normal(inner: Any) -> None:
+    """``PRAGMA synchronous=NORMAL`` on the tracking store's connections: in WAL mode a commit
+    then skips its fsync (a power cut may lose the last commits, never corrupt the file),
+    which is most of what logging a run costs on a busy disk."""
+    import sqlalchemy
+
+    engine = getattr(getattr(inner._tracking_client, "store", None), "engine", None)
+    if engine is None:
+        return
+
+    def pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    sqlalchemy.event.listen(engine, "connect", pragmas)
+    engine.dispose()  # connections opened before the listener lack the pragma
+
+
 _CLIENTS: dict[str, _RetryingClient] = {}
 _CLIENTS_LOCK = threading.Lock()
 
@@ -225,6 +244,8 @@ def client(uri: str | None = None) -> Any:
             from mlflow import MlflowClient
 
             inner = retry_locked(MlflowClient, tracking_uri=uri, registry_uri=uri)
+            if db is not None:
+                _sqlite_synchronous_normal(inner)
         except RegistryError:
             raise
         except Exception as exc:
