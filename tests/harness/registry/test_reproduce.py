@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import BacktestConfig, backtest, optimize, sweep
 from harness._bars import load_bars
+from harness.engine import BacktestConfig, backtest
 from harness.errors import NotReproducibleError, UnknownRunError
+from harness.optimize import optimize
 from harness.registry import _mlflow, reproduce
 from harness.registry._tracking import fit
+from harness.sweep import sweep
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from harness import backtest, optimize, sweep
 from harness._bars import load_bars
 from harness._lineage import env_digest, environment
+from harness.engine import backtest
+from harness.optimize import optimize
 from harness.registry import _mlflow, get_run, log_run, metric_key
 from harness.registry._tracking import TAGS
+from harness.sweep import sweep
 
 PARAMS = {"fast": 5, "slow": 20}
 
@@ -170,3 +172,47 @@ def test_importing_the_registry_does_not_import_mlflow():
     code = "import sys, harness.registry, harness.registry._tracking, harness.cli._track\nprint('mlflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+_WORKER = """
+import sys, warnings
+warnings.filterwarnings("error", message="tracking failed")  # a lost run fails the worker
+from harness import backtest
+from harness._bars import load_bars
+from harness.registry import log_run
+k, n = int(sys.argv[1]), int(sys.argv[2])
+bars = load_bars(["AAA", "BBB"])
+ids = []
+for i in range(n):
+    res = backtest(bars, "sma_crossover", {"fast": 3 + i, "slow": 20 + k}, track=True)
+    ids.append(res.run_id)
+    ids.append(log_run(kind="retrain", lineage=res.lineage, metrics={"worker": k, "i": i}, strategy="sma_crossover"))
+print(" ".join(ids))
+"""
+
+
+@pytest.mark.slow
+def test_four_processes_log_runs_concurrently_without_losing_one(stored_bars, harness_home):
+    import os
+
+    from harness.audit import AuditTrail
+
+    n = 3
+    env = {**os.environ, "HARNESS_HOME": str(harness_home), "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    procs = [subprocess.Popen([sys.executable, "-c", _WORKER, str(k), str(n)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for k in range(4)]
+    outs = [p.communicate(timeout=900) for p in procs]
+    ids = []
+    for p, (out, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err
+        assert "database is locked" not in err.lower() and "tracking failed" not in err
+        ids += out.split()
+    assert len(ids) == len(set(ids)) == 4 * 2 * n
+    runs = [get_run(i) for i in ids]
+    assert all(r.info.status == "FINISHED" for r in runs)
+    assert sorted((r.data.metrics["worker"], r.data.metrics["i"]) for r in runs
+                  if r.data.tags["harness.kind"] == "retrain") == sorted((k, i) for k in range(4) for i in range(n))
+    trail = AuditTrail()
+    report = trail.verify()
+    assert report.ok, report
+    assert sorted(r["payload"]["run_id"] for r in trail.records(kind="run_logged")) == sorted(ids)
