@@ -2,7 +2,7 @@
 
 Workload: ``sma_crossover`` (long only, 0.05% fee, 1 bp slippage) on the S&P 500 sample
 (daily, 1999-2018), ``--trials`` (200) trials of TPE (seed 7, no pruning), 5-fold
-walk-forward on the training window (the whole history minus a 1-year holdout).
+walk-forward on the training window (the whole history minus a 252-bar holdout).
 
 1. **ours**: ``harness.retrain.retrain`` of a deployment with that spec, with everything
    it does: the study, the top-3 candidates scored on the holdout, the champion (the
@@ -73,7 +73,7 @@ fee_rate = {FEE}
 slippage_bps = {SLIP_BPS}
 [retrain]
 window = "expanding"
-holdout = "1y"
+holdout = 252
 top_k = 3
 """
 
