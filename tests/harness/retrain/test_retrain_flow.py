@@ -129,3 +129,45 @@ def test_the_demo_step_deploys_the_shipped_spec_then_checks_the_regime():
     assert first.startswith("deployed demo-spx-sma: 15 trials on trailing:8y") and "no regime change since" in first
     again = demo_step(ctx)
     assert "is unchanged" in again and "nothing to do" in again
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::harness.gate.EmptyGateWarning")
+def test_the_gate_promotes_in_auto_mode_and_the_next_retrain_faces_the_champion(tmp_path):
+    from harness import audit
+    from harness.registry import Registry
+
+    bars, _ = synthetic()
+    store(bars[:1300])
+    path = tmp_path / "syn.toml"
+    path.write_text(spec_text(trials=4) + "\n[gate]\nchecks = []\n")
+    out = deploy(path, by="alice")
+    assert out.decision is not None and out.decision.outcome == "promote" and out.decision.promoted
+    reg = Registry.open()
+    assert reg.get("syn-sma", "champion").version == 1
+    assert [r["kind"] for r in audit.trail().records(deployment="syn-sma") if r["kind"] in
+            ("gate_decision", "promotion")] == ["gate_decision", "promotion"]
+    # the next retrain compares with the registered champion (its DeployedStrategy weights)
+    nxt = trigger("syn-sma", reason="manual")
+    champ = nxt.result.champion
+    assert champ.kind == "version" and champ.name == "v1"
+    assert nxt.result.study.study.trials[0].params == {k: v for k, v in reg.get("syn-sma", 1).params.items()
+                                                       if k in ("fast", "slow")}
+    assert nxt.result.outcome in ("candidates", "no_change")
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::harness.gate.EmptyGateWarning")
+def test_a_governed_deployment_waits_for_approval(tmp_path):
+    from harness.registry import Registry
+
+    bars, _ = synthetic()
+    store(bars[:1300])
+    path = tmp_path / "syn.toml"
+    path.write_text(spec_text(trials=3).replace('mode = "auto"', 'mode = "governed"') + "\n[gate]\nchecks = []\n")
+    out = deploy(path, by="alice")
+    assert out.decision.outcome == "pending_approval" and not out.decision.promoted
+    from harness.errors import UnknownAliasError
+
+    with pytest.raises(UnknownAliasError):
+        Registry.open().get("syn-sma", "champion")
