@@ -42,6 +42,7 @@ _COMMAND_MODULES = (
     "harness.cli._monitor",
     "harness.cli._paper",
     "harness.cli._tracking",
+    "harness.cli._gate",
 )
 
 
