@@ -69,6 +69,12 @@ def _step_deploy(ctx: dict) -> str:
     return demo_step(ctx)
 
 
+def _step_gate(ctx: dict) -> str:
+    from harness.gate._demo import demo_step
+
+    return demo_step(ctx)
+
+
 def _step_monitor(ctx: dict) -> str:
     from harness.monitor._demo import demo_step
 
@@ -91,6 +97,7 @@ STEPS: list[tuple[str, Callable[[dict], str]]] = [
     ("volatility regimes (default detector) on the S&P 500 sample", _step_regime),
     ("trainable strategy (mlp): fit, save, reload", _step_mlp),
     ("deployment: harness deploy spx_sma.toml, then retrain --if-regime-changed", _step_deploy),
+    ("promotion gate: the deployment's decision; a snooped search refused", _step_gate),
     ("monitors: inputs, decisions and data quality, trained 2004-2006, live 2007 and 2008", _step_monitor),
     ("registry and audit trail: deployments, verify the hash chain", _step_audit),  # keep last: verifies the rest
 ]
