@@ -569,18 +569,23 @@ class Registry:
     def _set_alias(self, deployment: str, alias: str, version: int | None, *, old: int | None, by: str,
                    reason: str | None, decision: str | None = None, approval: str | None = None,
                    action: str = "set") -> dict:
-        if version is None:
-            if old is not None:
-                self._mlflow_call("deleting an alias", self._client.delete_registered_model_alias, deployment, alias)
-        else:
-            self._mlflow_call("setting an alias", self._client.set_registered_model_alias,
-                              deployment, alias, str(version))
+        # the history entry is written first: an interrupted move is visible, and a retry
+        # (Registry.promote) finishes it from there
         entry = {"time": _now(), "alias": alias, "version": version, "old": old, "by": by, "reason": reason,
                  "decision": decision, "approval": approval, "action": action}
         key = f"{_ALIAS_PREFIX}{time.time_ns():020d}.{uuid.uuid4().hex[:6]}"
         self._mlflow_call("recording the alias history", self._client.set_registered_model_tag,
                           deployment, key, _json(entry))
+        self._move_alias(deployment, alias, version)
         return entry
+
+    def _move_alias(self, deployment: str, alias: str, version: int | None) -> None:
+        if version is None:
+            if self._alias_version(deployment, alias) is not None:
+                self._mlflow_call("deleting an alias", self._client.delete_registered_model_alias, deployment, alias)
+        else:
+            self._mlflow_call("setting an alias", self._client.set_registered_model_alias,
+                              deployment, alias, str(version))
 
     def alias_history(self, deployment: str, alias: str | None = None) -> list[dict]:
         """Every alias move of ``deployment`` (oldest first): time, alias, version, old, by, reason, decision, approval."""
@@ -786,22 +791,39 @@ class Registry:
                 if not appr.get("approved"):
                     raise PromotionRefused(f"{where}: refused, {approval} is a rejection by {appr.get('by')}")
             tag = self._tag_snapshot(deployment, v)
-            entry = self._set_alias(deployment, "champion", v.version, old=champion, by=by, reason="promotion",
+            # a promotion interrupted (killed) after its first alias move is finished, not redone
+            done = {h["alias"]: h for h in self.alias_history(deployment)
+                    if h.get("decision") == decision and h.get("action") == "promote"}
+            retry = "champion" in done
+            if retry:
+                entry = done["champion"]
+                old_champion = entry["old"]
+                self._move_alias(deployment, "champion", v.version)
+            else:
+                old_champion = champion
+                entry = self._set_alias(deployment, "champion", v.version, old=champion, by=by, reason="promotion",
+                                        decision=decision, approval=approval, action="promote")
+            if old_champion is not None and old_champion != v.version:
+                if "previous" in done:
+                    self._move_alias(deployment, "previous", old_champion)
+                else:
+                    self._set_alias(deployment, "previous", old_champion,
+                                    old=self._alias_version(deployment, "previous"), by=by, reason="promotion",
                                     decision=decision, approval=approval, action="promote")
-            if champion is not None and champion != v.version:
-                old_prev = self._alias_version(deployment, "previous")
-                self._set_alias(deployment, "previous", champion, old=old_prev, by=by, reason="promotion",
-                                decision=decision, approval=approval, action="promote")
             if self._alias_version(deployment, "challenger") == v.version:
                 self._set_alias(deployment, "challenger", None, old=v.version, by=by, reason="promoted",
                                 decision=decision, approval=approval, action="clear")
+            audited = retry and any(r["payload"].get("decision_id") == decision
+                                    for r in audit.trail().records(deployment=deployment, kind="promotion"))
+            if not audited:
+                audit.append("promotion", actor=by, deployment=deployment,
+                             payload={"version": v.version, "old_champion": old_champion, "decision_id": decision,
+                                      "approval_id": approval, "approved_by": appr.get("by") if appr else None,
+                                      "snapshot_id": v.snapshot_id, "snapshot_tag": tag, "time": entry["time"],
+                                      "evidence_digest": dec.get("evidence_digest")})
+            # last: a decision marked used has promoted, completely and audited
             self._mlflow_call("marking the decision used", self._client.set_tag, decision,
                               "harness.consumed_by", str(v.version))
-            audit.append("promotion", actor=by, deployment=deployment,
-                         payload={"version": v.version, "old_champion": champion, "decision_id": decision,
-                                  "approval_id": approval, "approved_by": appr.get("by") if appr else None,
-                                  "snapshot_id": v.snapshot_id, "snapshot_tag": tag, "time": entry["time"],
-                                  "evidence_digest": dec.get("evidence_digest")})
         return self.get(deployment, v.version)
 
     def _tag_snapshot(self, deployment: str, v: ModelVersion) -> str:

@@ -296,6 +296,42 @@ def test_a_decision_promotes_once_and_a_retry_is_a_no_op(reg, snapshot, stored_b
     assert reg.get("spx-sma", "champion").version == 2
 
 
+@pytest.mark.parametrize("crash_at", ["previous", "consume"])
+def test_a_promotion_interrupted_midway_is_finished_by_its_retry(reg, snapshot, stored_bars, monkeypatch, crash_at):
+    _deploy(reg)
+    _register(reg, snapshot, stored_bars)
+    _register(reg, snapshot, stored_bars)
+    _promote(reg, "spx-sma", 1)
+    d2 = reg.record_decision("spx-sma", 2, _decision())
+
+    class Killed(Exception):
+        pass
+
+    with monkeypatch.context() as m:
+        if crash_at == "previous":  # killed after the champion moved, before previous did
+            real = Registry._set_alias
+
+            def crash(self, deployment, alias, *a, **k):
+                if alias == "previous":
+                    raise Killed
+                return real(self, deployment, alias, *a, **k)
+
+            m.setattr(Registry, "_set_alias", crash)
+        else:  # killed after the audit record, before the decision was marked used
+            m.setattr(reg._client, "set_tag", lambda *a, **k: (_ for _ in ()).throw(Killed()), raising=False)
+        with pytest.raises(Killed):
+            reg.promote("spx-sma", 2, decision=d2)
+    v = reg.promote("spx-sma", 2, decision=d2)  # the retry
+    info = reg.deployment("spx-sma")
+    assert v.version == 2 and (info.champion, info.previous) == (2, 1)
+    moves = [(h["alias"], h["version"]) for h in reg.alias_history("spx-sma")]
+    assert moves == [("champion", 1), ("champion", 2), ("previous", 1)]
+    promotions = [r["payload"] for r in AuditTrail().records(kind="promotion")]
+    assert [(p["version"], p["old_champion"]) for p in promotions] == [(1, None), (2, 1)]
+    assert reg.decision(d2)["consumed_by"] == "2"
+    assert reg.promote("spx-sma", 2, decision=d2).version == 2  # and again: a no-op
+
+
 def test_a_version_whose_training_snapshot_is_gone_is_not_promoted(reg, snapshot, stored_bars):
     _deploy(reg)
     _register(reg, "NOSUCHSNAPSHOT0000000", stored_bars)
