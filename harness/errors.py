@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from market_data.errors import (
     ConflictError,
+    FeatureDefinitionChangedError,
+    FeaturesNotMaterialisedError,
     HarnessError,
     InputError,
     SnapshotNotFoundError,
@@ -24,6 +26,8 @@ __all__ = [
     "StoreError",
     "ConflictError",
     "SnapshotNotFoundError",
+    "FeaturesNotMaterialisedError",
+    "FeatureDefinitionChangedError",
     "ParamError",
     "ConfigError",
     "EnvironmentProblem",

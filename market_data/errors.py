@@ -16,6 +16,8 @@ __all__ = [
     "ConflictError",
     "StoreError",
     "SnapshotNotFoundError",
+    "FeaturesNotMaterialisedError",
+    "FeatureDefinitionChangedError",
 ]
 
 
@@ -51,3 +53,11 @@ class SnapshotNotFoundError(InputError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class FeaturesNotMaterialisedError(InputError):
+    """A feature set was not materialised (from the snapshot asked for)."""
+
+
+class FeatureDefinitionChangedError(InputError):
+    """Stored features (or a model version) were computed with another definition of a feature."""

@@ -387,7 +387,7 @@ class BarStore:
     # ----------------------------------------------------------------- reads
     def frequencies(self, *, snapshot: str | None = None) -> list[str]:
         """The frequencies (groups) present, e.g. ``["1d", "1min"]``."""
-        return sorted(name for name, _ in self._root(self._session(snapshot)).groups())
+        return sorted(name for name, _ in self._root(self._session(snapshot)).groups() if name != "features")
 
     def symbols(self, frequency: str = "1d", *, snapshot: str | None = None) -> list[str]:
         """The symbols stored at ``frequency`` (column order)."""
@@ -399,7 +399,7 @@ class BarStore:
         try:
             return root[freq]
         except KeyError:
-            have = sorted(name for name, _ in root.groups())
+            have = sorted(name for name, _ in root.groups() if name != "features")
             raise InputError(f"the store has no {freq!r} bars (frequencies: {', '.join(have) or 'none'}); "
                              "ingest some with `harness data ingest` or `harness data samples`") from None
 

@@ -244,8 +244,9 @@ def _raise_lookahead(strat: Any, bars: Bars, k: int, diff: tuple[int, int], got:
         how = f"computed on bars[:{k}] gives {got[t, j]!r} but on all {bars.n_bars} bars gives {full[t, j]!r}"
     else:
         how = f"changes from {full[t, j]!r} to {got[t, j]!r} when bars from {k} on are replaced"
+    kind_of, noun = getattr(strat, "lookahead_words", ("strategy", "weight"))  # a feature definition says its own
     raise LookAheadError(
-        f"look-ahead in strategy {getattr(strat, 'name', strat)!r}: weight at bar {t} ({ts}, symbol {sym!r}) "
+        f"look-ahead in {kind_of} {getattr(strat, 'name', strat)!r}: {noun} at bar {t} ({ts}, symbol {sym!r}) "
         f"{how}; row {t} must use bars up to {t} only",
         bar=t, timestamp=ts, symbol=sym, cut=k, kind=kind,
     )

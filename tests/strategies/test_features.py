@@ -1,0 +1,161 @@
+"""Feature definitions: the strategies' inputs as definitions (bit for bit), prefix test, lookback, identity."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import strategies.features as F
+from market_data.errors import FeatureDefinitionChangedError, InputError
+from strategies.inputs import compute_inputs
+from strategies.testing import LookAheadError, contract_bars
+
+SMALL = {"sma_crossover": {"fast": 5, "slow": 20, "long_short": True}, "sma_reversal": {"fast": 5, "slow": 20},
+         "bollinger_reversion": {"window": 15, "n_std": 1.0}, "donchian_breakout": {"entry": 15, "exit": 7},
+         "vol_target_momentum": {"lookback": 30, "vol_window": 20}, "xs_momentum": {"lookback": 40, "skip": 5,
+                                                                                    "top_k": 1}}
+
+
+@pytest.fixture(scope="module")
+def bars():
+    return contract_bars(300, 3, seed=5)
+
+
+def _all_sets():
+    sets = [F.feature_set(n) for n in F.feature_sets()]
+    sets += [F.strategy_set(s, p, name=f"{s}_small") for s, p in SMALL.items()]
+    return sets
+
+
+@pytest.mark.parametrize("fs", _all_sets(), ids=lambda fs: fs.name)
+def test_feature_sets_are_the_strategies_inputs_bit_for_bit(fs, bars):
+    if fs.name == "base":
+        from strategies.inputs import base_inputs
+
+        want = base_inputs(bars)
+    elif fs.name == "mlp":
+        want = compute_inputs("mlp", bars)
+    else:
+        strategy = fs.definitions[0].params["strategy"]
+        params = {k: v for k, v in fs.definitions[0].params.items() if k != "strategy"}
+        want = compute_inputs(strategy, bars, params)
+    assert fs.names == want.names
+    got = np.stack(F.compute(fs.definitions, bars), axis=2)
+    np.testing.assert_array_equal(got, want.values)
+
+
+def test_mlp_set_is_compute_features(bars):
+    from strategies.ml import compute_features
+
+    np.testing.assert_array_equal(np.stack(F.compute(F.feature_set("mlp").definitions, bars), 2),
+                                  compute_features(bars))
+
+
+@pytest.mark.parametrize("fs", _all_sets(), ids=lambda fs: fs.name)
+def test_every_definition_passes_the_prefix_test(fs, bars):
+    for d in fs.definitions:
+        report = F.check_definition_no_lookahead(d, bars, cuts=[1, 30, 61, 62, 150, 299])
+        assert report.n_cuts == 6
+
+
+def test_the_prefix_test_catches_a_feature_that_looks_ahead(bars):
+    d = F.Definition("peek", _peek, lookback=2)
+    with pytest.raises(LookAheadError, match="look-ahead in feature 'peek': value at bar"):
+        F.check_definition_no_lookahead(d, bars, cuts=[100])
+
+
+def _peek(bars):
+    out = np.full(bars.shape, np.nan)
+    out[:-1] = bars.close[1:]
+    return out
+
+
+@pytest.mark.parametrize("fs", _all_sets(), ids=lambda fs: fs.name)
+def test_declared_lookback_reproduces_the_full_computation(fs, bars):
+    for d in fs.definitions:
+        assert d.lookback is not None
+        F.check_lookback(d, bars, [61, 62, 100, 137, 200, 299])
+
+
+def test_an_understated_lookback_is_caught(bars):
+    base = F.strategy_set("sma_crossover", SMALL["sma_crossover"])["sma_slow_gap"]
+    short = F.Definition("sma_slow_gap", base.kernel, params=base.params, output=base.output, lookback=5)
+    with pytest.raises(AssertionError, match="lookback 5"):
+        F.check_lookback(short, bars, [150])
+
+
+def test_identity_is_name_params_and_kernel_source(bars):
+    a = F.strategy_set("sma_crossover", {"fast": 5, "slow": 20})
+    b = F.strategy_set("sma_crossover", {"fast": 5, "slow": 20})
+    c = F.strategy_set("sma_crossover", {"fast": 6, "slow": 20})
+    assert a.hashes == b.hashes
+    assert a["sma_spread"].hash != c["sma_spread"].hash
+    assert a["sma_spread"].hash != a["sma_fast_gap"].hash
+    src = F.feature_set("mlp")["ret_1"].sources
+    assert "strategies.ml.nb.features_nb" in src and "strategies.ml.nb._std_1d_nb" in src
+    sma = a["sma_spread"].sources
+    assert "strategies.sma_crossover.inputs" in sma and "strategies.indicators.nb.rolling_mean_nb" in sma
+    assert "strategies.bollinger.inputs" not in sma, "an unrelated strategy is not part of the identity"
+
+
+def _module(tmp_path, name, body):
+    """``body`` as module ``strategies._probe`` (each version from its own file, one module name)."""
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(body))
+    spec = importlib.util.spec_from_file_location("strategies._probe", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_a_kernel_edit_changes_the_hash_an_unrelated_function_does_not(tmp_path, bars):
+    helper = "def helper(x):\n    return x * 2.0\n"
+    one = _module(tmp_path, "one", helper + "def kern(bars):\n    return helper(bars.close)\n"
+                  "def unrelated():\n    return 1\n")
+    two = _module(tmp_path, "two", helper + "def kern(bars):\n    return helper(bars.close)\n"
+                  "def unrelated():\n    return 2\n")
+    three = _module(tmp_path, "three", "def helper(x):\n    return x * 3.0\n"
+                    "def kern(bars):\n    return helper(bars.close)\n")
+    h = [F.Definition("f", m.kern, lookback=1).hash for m in (one, two, three)]
+    sys.modules.pop("strategies._probe", None)
+    assert h[0] == h[1], "a function the kernel never calls is not part of its identity"
+    assert h[0] != h[2], "an edit of a function the kernel calls changes the identity"
+
+
+def test_bad_definitions_are_rejected():
+    with pytest.raises(InputError, match="feature name"):
+        F.Definition("1bad", _peek)
+    with pytest.raises(InputError, match="lookback"):
+        F.Definition("ok", _peek, lookback=0)
+    with pytest.raises(InputError, match="parameter 'w'"):
+        F.Definition("ok", _peek, params={"w": [1, 2]})
+    with pytest.raises(InputError, match="unknown feature set 'mpl'.*'mlp'"):
+        F.feature_set("mpl")
+    with pytest.raises(InputError, match="duplicate"):
+        F.FeatureSet("x", (F.Definition("a", _peek), F.Definition("a", _peek)))
+
+
+def test_materialised_features_read_back_and_refuse_a_changed_definition(tmp_path, bars):
+    from market_data.store import BarStore
+
+    store = BarStore.open(tmp_path / "s", create=True)
+    s1 = store.write(bars[:200], message="a")
+    F.materialise(store, "sma_crossover", snapshot=s1)
+    got = F.read(store, "sma_crossover", as_of=s1)
+    np.testing.assert_array_equal(got.values, compute_inputs("sma_crossover", store.read(snapshot=s1)).values)
+    s2 = store.write(bars[200:], message="b")
+    F.materialise(store, "sma_crossover", snapshot=s2)
+    assert store.history()[0].metadata["incremental"] is True
+    full = store.read(snapshot=s2)
+    np.testing.assert_array_equal(F.read(store, "sma_crossover").values, compute_inputs("sma_crossover", full).values)
+    inp = F.inputs_from_store(store, "sma_crossover", full)
+    np.testing.assert_array_equal(inp.values, compute_inputs("sma_crossover", full).values)
+    assert F.inputs_from_store(store, "mlp", full) is None, "not materialised: compute instead"
+    changed = F.strategy_set("sma_crossover", {"fast": 11}, name="sma_crossover")
+    with pytest.raises(FeatureDefinitionChangedError, match="changed since it was materialised"):
+        F.read(store, changed)
