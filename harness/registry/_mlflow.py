@@ -224,6 +224,22 @@ _CLIENTS: dict[str, _RetryingClient] = {}
 _CLIENTS_LOCK = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    """A forked child (multiprocessing, Dask's fork workers) must not reuse the parent's DB connections."""
+    global _CLIENTS_LOCK
+    _CLIENTS_LOCK = threading.Lock()
+    import sys
+
+    for module in ("mlflow.store.tracking.sqlalchemy_store", "mlflow.store.model_registry.sqlalchemy_store"):
+        store = getattr(sys.modules.get(module), "SqlAlchemyStore", None)
+        for engine in list(getattr(store, "_engine_map", {}).values()):
+            with contextlib.suppress(Exception):
+                engine.dispose(close=False)  # new connections in the child; the parent's stay the parent's
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def client(uri: str | None = None) -> Any:
     """The process' ``MlflowClient`` for ``uri`` (default :func:`tracking_uri`), retrying on a locked SQLite."""
     uri = uri or tracking_uri()

@@ -296,3 +296,23 @@ def test_sigkill_mid_append_leaves_a_verifiable_trail(harness_home):
             trail.repair(by="test")
         trail.append("paper_stopped", actor="test")
         assert trail.verify().ok and not trail.verify().torn
+
+
+def _append_in_child(i: int) -> int:
+    from harness.audit import trail
+
+    return trail().append("run_logged", actor=f"child-{i}")["seq"]
+
+
+def test_forked_workers_append_to_the_parents_trail_and_anchor(harness_home):
+    import multiprocessing as mp
+
+    from harness.audit import trail
+
+    trail().append("run_logged", actor="parent")  # the parent holds an open MLflow connection
+    with mp.get_context("fork").Pool(2) as pool:
+        seqs = pool.map(_append_in_child, range(4))
+    assert sorted(seqs) == [2, 3, 4, 5]
+    trail().append("run_logged", actor="parent")
+    report = trail().verify()
+    assert report.ok and report.count == 6 and report.anchor_status == "ok"
