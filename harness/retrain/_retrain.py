@@ -390,7 +390,8 @@ def _audit(kind: str, name: str, payload: Mapping[str, Any], audit: Any) -> dict
 
 def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, registry: Any = None,
             trigger: Any = None, spec: Any = None, labels: np.ndarray | None = None, storage: Any = None,
-            audit: Any = None, progress: bool = False, register: bool = True) -> RetrainResult:
+            audit: Any = None, progress: bool = False, register: bool = True, track: bool | None = None
+            ) -> RetrainResult:
     """Retrain ``deployment`` (a name, or a :class:`~harness.deploy.DeploymentSpec`) now.
 
     ``reason``: why (``initial``, ``regime_change``, ``max_age``, ``manual``, free text).
@@ -403,7 +404,8 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
     only the ``regime`` window needs them). ``storage``: the Optuna storage (default: the
     deployment's journal file; ``":memory:"`` keeps nothing). ``audit``: an
     ``AuditTrail`` (default: the home trail; ``False``: none). ``register=False`` scores
-    the candidates without registering them (dry run).
+    the candidates without registering them (dry run). ``track`` (default: when
+    registering) logs the study as an MLflow run whose id every registered version records.
     """
     import optuna
 
@@ -477,7 +479,7 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
     opt = optimize(train, strat, n_trials=max(0, spec.optimize.trials - done), objective=objective, cv=cv,
                    pruner=optuna.pruners.NopPruner(), storage=storage, study_name=study_name, seed=seed,
                    n_jobs=1, warm_start=warm, config=config, search_space=spec.search_space(), timeout=timeout,
-                   progress=progress)
+                   progress=progress, track=register if track is None else bool(track))
     study_s = time.perf_counter() - t_study
     n_done = len(opt.study.trials)
     timed_out = timeout is not None and n_done < spec.optimize.trials
@@ -538,7 +540,8 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
     stats = {"n_trials_requested": spec.optimize.trials, "n_trials_in_study": n_done,
              "n_trials_complete": len(opt.oos_returns), "n_trials_evaluated": n_eval,
              "best_trial": opt.best_trial, "best_value": opt.best_value, "objective": list(opt.objectives),
-             "study_name": study_name, "study_seconds": study_s, "cv": cv.spec(), "n_folds": evaluator.n_folds}
+             "study_name": study_name, "study_seconds": study_s, "run_id": opt.lineage.get("run_id"),
+             "cv": cv.spec(), "n_folds": evaluator.n_folds}
     try:
         stats["deflated_sharpe"] = opt.deflated_sharpe()
     except InputError as exc:
@@ -582,7 +585,8 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
                 "timed_out": str(timed_out).lower()}
         mv = registry.register(name, strategy=strat.name, params=c.params, config=config, symbols=spec.symbols,
                                frequency=bars.frequency, snapshot_id=bars.snapshot_id,
-                               data_digest=window.bars.digest(), code_version=code_version(), seed=seed,
+                               data_digest=window.bars.digest(), run_id=opt.lineage.get("run_id"),
+                               code_version=code_version(), seed=seed,
                                artifact_path=c.artifact, tags=tags)
         c = _replace(c, version=mv)
         registered.append(c)

@@ -39,6 +39,7 @@ def test_deploy_registers_candidates_and_an_unchanged_spec_does_nothing(tmp_path
     assert reg.get("syn-sma", "challenger").version == 1
     v1 = versions[0]
     assert v1.params == out.result.candidates[0].params and v1.snapshot_id == out.result.snapshot_id
+    assert v1.run_id and v1.run_id == out.result.stats["run_id"]  # the study is an MLflow run
     kinds = _kinds("syn-sma")
     for k in ("deployment_created", "detector_reset", "retrain_triggered", "candidate_registered",
               "challenger_set", "retrain_completed"):
