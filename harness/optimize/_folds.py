@@ -130,9 +130,25 @@ class FoldEvaluator:
         at_open = bool(self.config.fill_at_open)
         start = a - 1 if at_open and a > 0 else a
         s0 = max(0, start - warm)
-        window = self.bars[s0:b]
+        window = self._rows(s0, b)
         w = prepare_weights(window, weights_of(window), self.config)[start - s0:]
-        return self.bars[start:b], np.ascontiguousarray(w), start < a
+        return self._rows(start, b), np.ascontiguousarray(w), start < a
+
+    def _rows(self, a: int, b: int) -> Bars:
+        """``bars[a:b]``, kept: trials ask for the same few blocks again and again, and a
+        ``Bars`` slice (views, but validated on construction) costs more than the kernel."""
+        cache = self.__dict__.setdefault("_row_cache", {})
+        out = cache.get((a, b))
+        if out is None:
+            if len(cache) >= 4096:
+                cache.clear()
+            out = cache[(a, b)] = self.bars[a:b]
+        return out
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_row_cache", None)  # rebuilt where it is used (e.g. a Dask worker)
+        return state
 
     def _block(self, a: int, b: int, warm: int, weights_of) -> np.ndarray:
         from harness.engine import nb as enb
