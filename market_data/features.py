@@ -12,7 +12,8 @@ Every :meth:`FeatureStore.materialise` is exactly one Icechunk commit on ``main`
 whose metadata records ``kind="features"``, the feature set, the frequency, the
 source snapshot id and the definition hashes; an exception before the commit leaves
 nothing behind. Reading ``as_of=S`` finds the commit that materialised the set from
-snapshot ``S`` (or the feature commit ``S`` itself) in the branch history, so later
+snapshot ``S`` (or the feature commit ``S`` itself) in the branch history; a feature
+commit of another set counts as the bar commit before it (same bars); so later
 corrections of the bars (``on_conflict="replace"``) and later materialisations never
 change what ``as_of=S`` returns.
 
@@ -147,6 +148,14 @@ class FeatureStore:
     def _commits(self) -> Iterable[Any]:
         return self.store._repo.ancestry(branch="main")
 
+    def bar_snapshot(self, snapshot_id: str) -> str:
+        """The commit whose bars ``snapshot_id`` holds: itself, or for a feature commit the last commit before it
+        that is not one (feature commits leave the bars unchanged)."""
+        for snap in self.store._repo.ancestry(snapshot_id=snapshot_id):
+            if dict(snap.metadata).get("kind") != "features":
+                return snap.id
+        return snapshot_id
+
     def list(self, feature_set: str | None = None, *, frequency: str | None = None) -> list[MaterialisedSet]:
         """Every materialisation on ``main``, newest first (optionally of one set / frequency)."""
         freq = canonical_frequency(frequency) if frequency else None
@@ -168,6 +177,7 @@ class FeatureStore:
         return out
 
     def _find(self, feature_set: str, freq: str, as_of: str | None) -> MaterialisedSet:
+        asked = None if as_of is None else self.store.resolve(as_of)  # an unknown snapshot says so first
         found = self.list(feature_set, frequency=freq)
         if not found:
             have = sorted({f"{m.feature_set} ({m.frequency})" for m in self.list()})
@@ -177,9 +187,13 @@ class FeatureStore:
                 f"`harness features materialise --set {feature_set}`")
         if as_of is None:
             return found[0]
-        sid = self.store.resolve(as_of)
+        sid = asked
         for m in found:
-            if m.snapshot_id == sid or m.source_snapshot == sid:
+            if m.snapshot_id == sid:
+                return m
+        sid = self.bar_snapshot(sid)
+        for m in found:
+            if m.source_snapshot == sid:
                 return m
         raise FeaturesNotMaterialisedError(
             f"feature set {feature_set!r} ({freq}) was not materialised from snapshot {sid} (latest: from "
@@ -266,7 +280,7 @@ class FeatureStore:
         if not callable(compute):
             raise InputError("materialise needs a compute(names, bars) callable")
         freq = canonical_frequency(frequency)
-        source = self.store.resolve(snapshot)
+        source = self.bar_snapshot(self.store.resolve(snapshot))
         hashes = {s.name: s.hash for s in specs}
         say = progress or (lambda msg: None)
         with self.store._writer_lock():

@@ -43,6 +43,7 @@ _COMMAND_MODULES = (
     "harness.cli._paper",
     "harness.cli._tracking",
     "harness.cli._gate",
+    "harness.cli._features",
 )
 
 
