@@ -92,6 +92,30 @@ def _first_run(cache: Path) -> dict[str, float]:
     return {**json.loads(out.stdout.strip().splitlines()[-1]), "process": wall}
 
 
+def _cli_first_backtest(cache: Path) -> dict[str, float]:
+    """Wall time of ``harness backtest`` on a fresh home holding the sample data, without and
+    with tracking (the schema template cached in ``cache``; Numba kernels already compiled)."""
+    import shutil
+
+    from harness._bars import home_store
+    from market_data import samples
+
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
+        seed_home = Path(tmp) / "seed"
+        os.environ["HARNESS_HOME"] = str(seed_home)
+        samples.write_samples(home_store(create=True))
+        for name, extra in (("no_track", ["--no-track"]), ("track", [])):
+            home = Path(tmp) / name
+            shutil.copytree(seed_home, home)
+            env = {**os.environ, "HARNESS_HOME": str(home), "XDG_CACHE_HOME": str(cache), "PYTHONPATH": str(ROOT)}
+            cmd = [sys.executable, "-m", "harness", "backtest", "-s", "sma_crossover", "--symbols", "SPX", *extra]
+            t0 = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+            out[name] = time.perf_counter() - t0
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=15)
@@ -115,10 +139,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-cache-") as cache:
         cold = _first_run(Path(cache))  # builds the schema template
         warm_cache = _first_run(Path(cache))
+        cli = _cli_first_backtest(Path(cache))
     print("\nfirst tracked run in a fresh process on a fresh home (seconds):")
     print("| cache | import mlflow | open/create store | log the run | whole process |")
     for name, r in (("empty (first run on the machine)", cold), ("schema template cached", warm_cache)):
         print(f"| {name} | {r['import']:.2f} | {r['store']:.2f} | {r['first_run']:.2f} | {r['process']:.2f} |")
+    print("\nfirst `harness backtest -s sma_crossover --symbols SPX` on a fresh home with the sample data "
+          "(Numba cache and schema template warm), wall seconds:")
+    print(f"| --no-track | {cli['no_track']:.2f} |\n| tracked | {cli['track']:.2f} |\n"
+          f"| added by tracking | {cli['track'] - cli['no_track']:.2f} |")
     print(f"\nload: {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} {os.getloadavg()[2]:.1f}")
 
 

@@ -46,9 +46,16 @@ def _step_sweep(ctx: dict) -> str:
 
 
 def _step_mlp(ctx: dict) -> str:
+    from harness.registry._tracking_demo import fit_run_step
     from strategies.ml._demo import demo_step
 
-    return demo_step(ctx)
+    return f"{demo_step(ctx)}; {fit_run_step(ctx)}"
+
+
+def _step_reproduce(ctx: dict) -> str:
+    from harness.registry._tracking_demo import reproduce_step
+
+    return reproduce_step(ctx)
 
 
 def _step_optimize(ctx: dict) -> str:
@@ -96,6 +103,7 @@ STEPS: list[tuple[str, Callable[[dict], str]]] = [
     ("walk-forward optimisation (Optuna) with DSR and PBO", _step_optimize),
     ("volatility regimes (default detector) on the S&P 500 sample", _step_regime),
     ("trainable strategy (mlp): fit, save, reload", _step_mlp),
+    ("lineage: rerun the backtest from its MLflow run", _step_reproduce),
     ("deployment: harness deploy spx_sma.toml, then retrain --if-regime-changed", _step_deploy),
     ("promotion gate: the deployment's decision; a snooped search refused", _step_gate),
     ("monitors: inputs, decisions and data quality, trained 2004-2006, live 2007 and 2008", _step_monitor),
@@ -113,4 +121,8 @@ def run_demo(*, fast: bool = True) -> dict:
         summary = step(ctx)
         console.print(f"    {summary}  [dim]({time.perf_counter() - t0:.1f}s)[/]")
     console.rule(f"demo finished in {time.perf_counter() - t_all:.1f}s")
+    from harness.registry._tracking_demo import browse_hint
+
+    for line in browse_hint():
+        console.print(line, highlight=False, soft_wrap=True)
     return ctx

@@ -15,7 +15,7 @@ def demo_step(ctx: dict) -> str:
     symbol = "SPX" if "SPX" in symbols else symbols[0]
     bars = load_bars([symbol])
     res = backtest(bars, "sma_crossover", {"fast": 20, "slow": 100},
-                   config=BacktestConfig(fee_rate=0.0005, slippage_bps=1.0))
+                   config=BacktestConfig(fee_rate=0.0005, slippage_bps=1.0), track=True)
     out = paths().ensure().results / "demo-backtest"
     out.mkdir(parents=True, exist_ok=True)
     res.equity.to_frame().join(res.cash).to_csv(out / "equity.csv")
@@ -26,4 +26,4 @@ def demo_step(ctx: dict) -> str:
     ctx["backtest"] = res
     return (f"sma_crossover(20, 100) on {symbol} {bars.n_bars} bars: total return {s['Total Return [%]']:.1f}%, "
             f"Sharpe {s['Sharpe Ratio']:.2f}, max drawdown {s['Max Drawdown [%]']:.1f}%, "
-            f"{s['Number of Trades']} trades; results in {out}")
+            f"{s['Number of Trades']} trades; results in {out}; MLflow run {res.run_id}")

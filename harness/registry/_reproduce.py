@@ -63,11 +63,14 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _lineage_of(run_id: str) -> tuple[Any, dict[str, Any]]:
+    import os
+
     from harness.errors import TrackingError
     from harness.registry import _mlflow as m
     from harness.registry._tracking import _reason, get_run
 
     run = get_run(run_id)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one small file: no progress bar
     with tempfile.TemporaryDirectory(prefix="harness-repro-") as tmp:
         try:
             local = m.client().download_artifacts(run.info.run_id, "lineage.json", tmp)

@@ -18,7 +18,8 @@ def demo_step(ctx: dict) -> str:
     bars = load_bars([symbol])
     grid = {"fast": list(range(5, 55, 5)), "slow": list(range(60, 260, 20))}
     t0 = time.perf_counter()
-    table = sweep(bars, "sma_crossover", grid, config=BacktestConfig(fee_rate=0.0005), progress=False)
+    table = sweep(bars, "sma_crossover", grid, config=BacktestConfig(fee_rate=0.0005), progress=False,
+                  track=True)
     elapsed = time.perf_counter() - t0
     out = paths().ensure().results / "demo-sweep"
     out.mkdir(parents=True, exist_ok=True)
@@ -28,4 +29,5 @@ def demo_step(ctx: dict) -> str:
     ctx["sweep"] = table
     return (f"{len(table)} sma_crossover combinations on {symbol} ({bars.n_bars} bars) in {elapsed:.2f}s; "
             f"best in-sample Sharpe {best['sharpe']:.2f} at fast={int(best['fast'])}, slow={int(best['slow'])} "
-            f"(in-sample: the optimisation step below scores out of sample); table in {out}")
+            f"(in-sample: the optimisation step below scores out of sample); table in {out}; "
+            f"MLflow run {table.attrs.get('run_id')}")
