@@ -356,13 +356,47 @@ def write_backtest_files(result: Any, out: Path, *, lineage: bool = True, full: 
         ts = np.datetime_as_string(result.bars.timestamps.view("M8[ns]"), unit="auto", timezone="UTC")
         rows = "\n".join(f"{t},{v!r}" for t, v in zip(ts.tolist(), result.equity_values.tolist(), strict=True))
         (out / "equity.csv").write_text(f"timestamp,equity\n{rows}\n")
-    result.trades.drop(columns=["entry_idx", "exit_idx"]).to_csv(out / "trades.csv", index=False)
+    if full or "trades" in result._cache:
+        result.trades.drop(columns=["entry_idx", "exit_idx"]).to_csv(out / "trades.csv", index=False)
+    else:
+        _trades_csv(result, out / "trades.csv")
     if full:
         result.orders.drop(columns=["idx"]).to_csv(out / "orders.csv", index=False)
         result.positions.to_csv(out / "positions.csv")
         (out / "stats.json").write_text(json.dumps(_jsonable(dict(result.stats)), indent=2))
     if lineage:
         (out / "lineage.json").write_text(json.dumps(_jsonable(result.lineage), indent=2, default=str))
+
+
+def _trades_csv(result: Any, path: Path) -> None:
+    """``trades.csv`` straight from the trade records (the columns of ``result.trades``
+    without the bar indexes; duration in seconds): no DataFrame to build for a tracked run."""
+    import csv
+
+    import numpy as np
+
+    from harness.engine.enums import EXIT_REASON_NAMES
+
+    r = result.trade_records
+    ts = result.bars.timestamps
+    syms = np.asarray(result.bars.symbols, dtype=object)
+
+    def when(idx: np.ndarray) -> list[str]:
+        return np.datetime_as_string(ts[idx].view("M8[ns]"), unit="auto", timezone="UTC").tolist() if idx.size else []
+
+    cols = ["symbol", "direction", "size", "entry_time", "entry_price", "exit_time", "exit_price", "pnl", "return",
+            "fees", "entry_fees", "exit_fees", "duration_s", "exit_reason", "status"]
+    dur = ((ts[r["exit_idx"]] - ts[r["entry_idx"]]) / 1e9).tolist() if r.size else []
+    fees = (r["entry_fees"] + r["exit_fees"]).tolist()
+    rows = zip(syms[r["col"]].tolist(), ["long" if d == 0 else "short" for d in r["direction"].tolist()],
+               r["size"].tolist(), when(r["entry_idx"]), r["entry_price"].tolist(), when(r["exit_idx"]),
+               r["exit_price"].tolist(), r["pnl"].tolist(), r["return"].tolist(), fees, r["entry_fees"].tolist(),
+               r["exit_fees"].tolist(), dur, [EXIT_REASON_NAMES[i] for i in r["exit_reason"].tolist()],
+               ["closed" if st == 1 else "open" for st in r["status"].tolist()], strict=True)
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(cols)
+        w.writerows(rows)
 
 
 def sweep_metrics(df: Any, sort: str = "sharpe", ascending: bool = False) -> dict[str, float]:
