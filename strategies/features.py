@@ -48,7 +48,7 @@ from market_data.errors import InputError
 
 __all__ = ["Definition", "FeatureSet", "compute", "feature_set", "feature_sets", "strategy_set", "source_of",
            "check_definition_no_lookahead", "check_lookback", "materialise", "read", "inputs_from_store",
-           "DEFAULT_SETS"]
+           "feature_lineage", "check_feature_lineage", "DEFAULT_SETS"]
 
 _PACKAGE = "strategies"
 
@@ -469,18 +469,48 @@ def read(store: Any, features: str | FeatureSet, names: Sequence[str] | None = N
 
 
 def inputs_from_store(store: Any, features: str | FeatureSet, bars: Bars) -> Any:
-    """``Inputs`` of a feature set for exactly ``bars`` (same timestamps and symbols), read from the store's
-    features materialised from ``bars.snapshot_id``; None when none were (compute them instead)."""
-    from market_data.errors import FeaturesNotMaterialisedError
+    """``Inputs`` of a feature set for exactly ``bars``, read from the store's features materialised from
+    ``bars.snapshot_id`` with the same definition hashes; None when there are none (compute them instead).
+
+    Only when ``bars`` hold the stored rows from the first one on (a window that starts
+    later has a warm-up of its own on the fly, so the stored values would differ) and
+    every symbol was stored (the features of a symbol depend on its bars only).
+    """
+    from market_data.errors import FeatureDefinitionChangedError, FeaturesNotMaterialisedError
     from strategies.inputs import Inputs
 
-    if not getattr(bars, "snapshot_id", None):
+    if not getattr(bars, "snapshot_id", None) or bars.n_bars == 0:
         return None
     try:
-        f = read(store, features, symbols=list(bars.symbols), start=int(bars.timestamps[0]),
-                 end=int(bars.timestamps[-1]), as_of=bars.snapshot_id, frequency=bars.frequency)
-    except FeaturesNotMaterialisedError:
+        f = read(store, features, symbols=list(bars.symbols), end=int(bars.timestamps[-1]), as_of=bars.snapshot_id,
+                 frequency=bars.frequency)
+    except (FeaturesNotMaterialisedError, FeatureDefinitionChangedError):
+        return None
+    except InputError:  # e.g. a symbol that was not materialised
         return None
     if not np.array_equal(f.timestamps, bars.timestamps):
         return None
     return Inputs(tuple(f.names), f.values, np.asarray(bars.timestamps), tuple(bars.symbols))
+
+
+# ------------------------------------------------------------ model versions
+def feature_lineage(strategy: Any, params: Any = None) -> dict[str, Any]:
+    """What a registered version records about its inputs: ``{"feature_set": name, "definitions": {name: hash}}``
+    of the strategy's feature set with ``params`` (JSON-able, e.g. for ``Registry.register(tags=...)``)."""
+    fs = strategy_set(strategy, params)
+    return {"feature_set": fs.name, "definitions": fs.hashes}
+
+
+def check_feature_lineage(recorded: Mapping[str, Any], strategy: Any, params: Any = None) -> None:
+    """Refuse (:class:`market_data.errors.FeatureDefinitionChangedError`) a version whose recorded feature
+    definitions (:func:`feature_lineage` at training time) differ from today's code."""
+    from market_data.errors import FeatureDefinitionChangedError
+
+    now = feature_lineage(strategy, params)
+    then = dict(recorded.get("definitions") or {})
+    changed = sorted(n for n in set(then) | set(now["definitions"]) if then.get(n) != now["definitions"].get(n))
+    if changed:
+        raise FeatureDefinitionChangedError(
+            f"feature set {now['feature_set']!r}: the definition of {', '.join(changed)} changed since this version "
+            f"was trained (recorded {then.get(changed[0])}, now {now['definitions'].get(changed[0])}); retrain it, "
+            "or run the code it was trained with")

@@ -106,17 +106,29 @@ def base_inputs(bars: Bars) -> Inputs:
     return Inputs.from_arrays(bars, BASE_INPUT_NAMES, arrays)
 
 
-def compute_inputs(strategy: Any, bars: Bars, params: Any = None) -> Inputs:
+def compute_inputs(strategy: Any, bars: Bars, params: Any = None, *, store: Any = None) -> Inputs:
     """The inputs of ``strategy`` (a registered name or object) on ``bars`` with ``params``.
 
     Calls the strategy's own ``inputs(bars, params)`` when it has one, else
     :func:`base_inputs`. Unknown strategies and invalid params raise as ``get`` and
     ``Params`` do.
+
+    ``store`` (a ``market_data.BarStore``): read the inputs from the feature store
+    instead when they were materialised there from ``bars.snapshot_id`` with the same
+    definitions (:func:`strategies.features.inputs_from_store`: the strategy's feature
+    set, or ``mlp``), and ``bars`` are the stored rows from the first one on; otherwise
+    compute them. Both give the same values, bit for bit.
     """
     import strategies
 
     strat = strategies.get(strategy)
     bars = _check_bars(bars)
+    if store is not None and getattr(bars, "snapshot_id", None):
+        from strategies.features import inputs_from_store, strategy_set
+
+        stored = inputs_from_store(store, strategy_set(strat, params), bars)
+        if stored is not None:
+            return stored
     fn = getattr(strat, "inputs", None)
     if fn is None:
         return base_inputs(bars)

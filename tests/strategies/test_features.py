@@ -159,3 +159,51 @@ def test_materialised_features_read_back_and_refuse_a_changed_definition(tmp_pat
     changed = F.strategy_set("sma_crossover", {"fast": 11}, name="sma_crossover")
     with pytest.raises(FeatureDefinitionChangedError, match="changed since it was materialised"):
         F.read(store, changed)
+
+
+@pytest.mark.parametrize("strategy", ["mlp", "sma_crossover"])
+def test_compute_inputs_reads_materialised_features_with_identical_values(strategy, tmp_path, bars, monkeypatch):
+    from market_data.features import FeatureStore
+    from market_data.store import BarStore
+
+    store = BarStore.open(tmp_path / "s", create=True)
+    s1 = store.write(bars, message="a")
+    reads = []
+    real = FeatureStore.read
+
+    def spy(self, *a, **k):
+        out = real(self, *a, **k)
+        reads.append(out.snapshot_id)
+        return out
+
+    monkeypatch.setattr(FeatureStore, "read", spy)
+    loaded = store.read(snapshot=s1)
+    on_the_fly = compute_inputs(strategy, loaded)
+    assert compute_inputs(strategy, loaded, store=store).names == on_the_fly.names and not reads, \
+        "nothing materialised: computed"
+    F.materialise(store, F.strategy_set(strategy), snapshot=s1)
+    latest = store.read()  # the tip is the feature commit: same bars
+    got = compute_inputs(strategy, latest, store=store)
+    assert len(reads) == 1, "read from the feature store"
+    np.testing.assert_array_equal(got.values, on_the_fly.values)
+    assert got.names == on_the_fly.names and got.symbols == on_the_fly.symbols
+    window = store.read(start=int(bars.timestamps[100]))  # starts later: its warm-up differs, so computed
+    np.testing.assert_array_equal(compute_inputs(strategy, window, store=store).values,
+                                  compute_inputs(strategy, window).values)
+    other = compute_inputs(strategy, latest, {"fast": 3, "slow": 9} if strategy != "mlp" else None, store=store)
+    if strategy != "mlp":  # other params: other definitions, so computed on the fly
+        np.testing.assert_array_equal(other.values, compute_inputs(strategy, latest, {"fast": 3, "slow": 9}).values)
+
+
+def test_a_version_trained_on_other_feature_definitions_is_refused():
+    rec = F.feature_lineage("mlp")
+    assert rec["feature_set"] == "mlp" and set(rec["definitions"]) == set(F.feature_set("mlp").names)
+    F.check_feature_lineage(rec, "mlp")
+    F.check_feature_lineage(F.feature_lineage("sma_crossover", {"fast": 5, "slow": 20}), "sma_crossover",
+                            {"fast": 5, "slow": 20})
+    stale = {"feature_set": "mlp", "definitions": {**rec["definitions"], "vol_20": "0" * 32}}
+    with pytest.raises(FeatureDefinitionChangedError, match="vol_20 changed since this version was trained"):
+        F.check_feature_lineage(stale, "mlp")
+    with pytest.raises(FeatureDefinitionChangedError, match="sma_"):
+        F.check_feature_lineage(F.feature_lineage("sma_crossover", {"fast": 5, "slow": 20}), "sma_crossover",
+                                {"fast": 6, "slow": 20})
