@@ -172,3 +172,22 @@ def test_a_governed_deployment_waits_for_approval(tmp_path):
 
     with pytest.raises(UnknownAliasError):
         Registry.open().get("syn-sma", "champion")
+
+
+@pytest.mark.slow
+def test_harness_deploy_on_the_command_line(tmp_path, run_cli):
+    bars, _ = synthetic()
+    store(bars[:1300])
+    path = _write_spec(tmp_path, trials=3)
+    proc = run_cli("deploy", str(path), "--no-progress")
+    assert proc.returncode == 2 and "--by" in (proc.stdout + proc.stderr)
+    proc = run_cli("deploy", str(path), "--by", "alice", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert "deployment 'syn-sma': spec v1" in proc.stdout and "challenger: v1" in proc.stdout
+    assert "gate: " in proc.stdout
+    proc = run_cli("deploy", str(path), "--by", "alice")
+    assert proc.returncode == 0 and "is unchanged (spec v1" in proc.stdout and "nothing to do" in proc.stdout
+    bad = tmp_path / "bad.toml"
+    bad.write_text(path.read_text().replace("[retrain]", "[retrian]"))
+    proc = run_cli("deploy", str(bad), "--by", "alice")
+    assert proc.returncode == 2 and "unknown table or key 'retrian'; did you mean [retrain]" in proc.stderr

@@ -131,3 +131,17 @@ def test_a_timeout_uses_the_trials_that_finished_and_says_so(stored):
 def test_trials_are_honoured_exactly(stored):
     res = _run(make_spec(trials=3))
     assert not res.timed_out and res.stats["n_trials_in_study"] == 3 and res.n_trials == 3
+
+
+def test_cpcv_evidence_has_group_fold_ids_and_the_champion_on_the_same_paths(stored):
+    from harness.deploy import loads_deployment
+
+    from ._helpers import spec_text
+
+    text = spec_text(trials=4).replace('scheme = "walk-forward"\ntrain = 300\ntest = 100',
+                                       'scheme = "cpcv"\nn_groups = 4\nn_test_groups = 2\nembargo = 5')
+    res = _run(loads_deployment(text, source="t"))
+    n = res.window.train_bars.n_bars
+    assert res.trial_returns.shape == (n, 4) and res.trial_benchmark_returns.shape == (n,)
+    assert res.trial_fold_ids.tolist() == sorted(res.trial_fold_ids.tolist()) and set(res.trial_fold_ids) == {0, 1, 2, 3}
+    np.testing.assert_array_equal(res.trial_times, res.window.train_bars.timestamps)
