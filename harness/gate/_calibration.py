@@ -11,7 +11,10 @@ retrained version of one strategy is. Cases:
 * ``real_edge``: one challenger whose annualised Sharpe is ``edge`` (1.0) above the champion's;
 * ``snooping``: ``n_candidates`` (100) no-edge candidates, the challenger the one with the
   best Sharpe on the evidence bars, ``n_trials = 100``, all of them in ``trial_returns``.
-* ``edge_among_trials``: as ``snooping``, but candidate 0 has the real edge (power under search).
+* ``edge_among_trials``: as ``snooping``, but candidate 0 has the real edge (power under search);
+* ``zero_gain``: one challenger whose true Sharpe equals the champion's exactly (the drift
+  makes up for the noise's volatility): the boundary of ``oos_improvement``'s null, so its
+  pass rate there is the test's size.
 
 Seeds are independent streams (``numpy.random.SeedSequence([seed, case])``).
 """
@@ -31,7 +34,7 @@ from harness.gate._policy import GatePolicy
 
 __all__ = ["CASES", "STATISTICAL_CHECKS", "simulate", "ar_t_nb", "calibrate", "CaseResult"]
 
-CASES: tuple[str, ...] = ("no_edge", "real_edge", "snooping", "edge_among_trials")
+CASES: tuple[str, ...] = ("no_edge", "real_edge", "snooping", "edge_among_trials", "zero_gain")
 #: The checks the calibration runs, at their default thresholds.
 STATISTICAL_CHECKS: tuple[str, ...] = ("oos_improvement", "deflated_sharpe", "pbo", "reality_check")
 
@@ -71,10 +74,12 @@ def simulate(case: str, seed: int, *, n_bars: int = 504, n_candidates: int = 100
     noise_vol = vol * math.sqrt(1.0 / corr ** 2 - 1.0)
     # drift that lifts a challenger's Sharpe by `edge` (its volatility is vol / corr)
     lift = (champion_sharpe + edge) / root * (vol / corr) - mu_b
-    if case in ("no_edge", "real_edge"):
+    if case in ("no_edge", "real_edge", "zero_gain"):
         challenger = champion + noise_vol * _noise(rng, n_bars, 1, df, phi)[:, 0]
         if case == "real_edge":
             challenger = challenger + lift
+        elif case == "zero_gain":
+            challenger = challenger + mu_b * (1.0 / corr - 1.0)
         return Evidence(challenger_returns=challenger, champion_returns=champion, n_trials=1,
                         meta={"case": case, "seed": int(seed)})
     trials = champion[:, None] + noise_vol * _noise(rng, n_bars, n_candidates, df, phi)
@@ -97,6 +102,7 @@ class CaseResult:
     check_pass: dict
     values: dict
     peers: dict
+    check_runs: dict | None = None  # lazy mode: on how many seeds each check ran
 
     @property
     def rate(self) -> float:
@@ -122,22 +128,43 @@ def naive_promotes(ev: Evidence, alpha: float) -> dict[str, bool]:
 
 
 def calibrate(case: str, seeds: Iterable[int], *, policy: GatePolicy | None = None, progress=None,
-              **sim_kwargs) -> CaseResult:
+              lazy: bool = False, **sim_kwargs) -> CaseResult:
     """Evaluate the statistical checks on every seed of a case; count promotions (the
-    gate's and its peers'), per-check passes and per-check values."""
+    gate's and its peers'), per-check passes and per-check values.
+
+    ``lazy``: run the checks in the policy's order and stop at the first failure (the
+    decision is ``reject`` whatever the rest say). Every check's verdict is the one
+    :func:`evaluate` gives (each check has its own seeded generator), so the promotion
+    rate is exactly the full evaluation's; the per-check counts are then over the seeds
+    where the check ran (``check_runs``). It spares the SPA bootstrap where an earlier
+    check already rejected.
+    """
     from harness.gate._evaluate import evaluate
+    from harness.gate.checks import check_class
 
     policy = policy or GatePolicy(checks=STATISTICAL_CHECKS)
     seeds = list(seeds)
     promoted = 0
     passes = {c: 0 for c in policy.checks}
+    runs = {c: 0 for c in policy.checks}
     values: dict[str, list] = {c: [] for c in policy.checks}
     peers = {"naive": 0, "t_test": 0}
+    checks = [check_class(c)() for c in policy.checks]
     for s in seeds:
         ev = simulate(case, s, **sim_kwargs)
-        d = evaluate(ev, policy)
-        promoted += d.outcome == "promote"
-        for c in d.checks:
+        if lazy:
+            results = []
+            for chk in checks:
+                results.append(chk.evaluate(ev, policy))
+                if not results[-1].passed:
+                    break
+            ok = len(results) == len(checks) and all(r.passed for r in results)
+        else:
+            d = evaluate(ev, policy)
+            results, ok = list(d.checks), d.outcome == "promote"
+        promoted += ok
+        for c in results:
+            runs[c.name] += 1
             passes[c.name] += bool(c.passed)
             values[c.name].append(math.nan if c.value is None else c.value)
         for k, v in naive_promotes(ev, policy.alpha).items():
@@ -145,4 +172,5 @@ def calibrate(case: str, seeds: Iterable[int], *, policy: GatePolicy | None = No
         if progress is not None:
             progress(1)
     return CaseResult(case=case, n_seeds=len(seeds), promoted=promoted, check_pass=passes,
-                      values={k: np.asarray(v) for k, v in values.items()}, peers=peers)
+                      values={k: np.asarray(v) for k, v in values.items()}, peers=peers,
+                      check_runs=runs if lazy else None)

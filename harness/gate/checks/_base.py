@@ -106,7 +106,8 @@ def block_length(x: np.ndarray) -> float:
     at which the MSE-optimal block grows: with mild autocorrelation the automatic choice
     falls to 2-3 bars and the bootstrap then under-states the variance of a mean (by 8 %
     under AR(1) 0.1, which made the Sharpe-difference test reject 5.6 % instead of 5 % in
-    our calibration); the floor brings it back to 5.2 %. Capped at ``T / 4``.
+    a 1,000-seed calibration at a true gain of 0); the floor brings it to 5.2 %. Capped at
+    ``T / 4``.
     """
     from arch.bootstrap import optimal_block_length
 

@@ -64,6 +64,14 @@ def test_a_real_edge_is_promoted():
 @pytest.mark.slow
 def test_snooping_the_best_of_100_is_rarely_promoted():
     n = 60
-    res = calibrate("snooping", range(10_000, 10_000 + n))
+    res = calibrate("snooping", range(10_000, 10_000 + n), lazy=True)
     assert res.promoted <= _at_most(0.05, n), res
     assert res.peers["naive"] >= n - 1  # what the gate protects against: the best of 100 always "wins"
+
+
+def test_lazy_calibration_gives_the_full_evaluations_promotions():
+    seeds = range(20)
+    full = calibrate("zero_gain", seeds)
+    lazy = calibrate("zero_gain", seeds, lazy=True)
+    assert lazy.promoted == full.promoted and lazy.check_runs["oos_improvement"] == 20
+    assert lazy.check_pass["oos_improvement"] == full.check_pass["oos_improvement"]
