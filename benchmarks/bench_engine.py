@@ -12,7 +12,17 @@ Cases (single symbol, 1-minute bars, SMA 10/50 crossover, 0.1% fee, warm JIT, be
   scaled linearly to ``--bars`` (a full 1M-bar run takes minutes; the scaling is printed);
 * simulation alone: ``simulate_nb`` (all records) and its metrics-only mode, against a
   minimal hand-written Numba loop (fill at next open, fee, equity at close) on the same weights;
+* the full path's overhead: ``backtest(...).stats`` against its kernels alone on the same
+  data, the **reference** = strategy kernel (``target_weights``) + ``simulate_nb``
+  (metrics-only) + ``metrics_nb``;
+* from signals: entries/exits precomputed from the strategy's weights (the same ones on
+  both sides); ours ``backtest(bars, weights=w).stats`` (all stats), vectorbt
+  ``Portfolio.from_signals(close, entries, exits, price=open, fees=...)`` (shifted one bar:
+  the same fills at the next open) + total return, Sharpe, max drawdown and trade count;
 * first call in a fresh process with a warm Numba cache (import + backtest + stats).
+
+Every case is timed in alternation with its peer (``--repeat`` rounds); the table gives
+the best and the median round, and ratios of medians (and of bests).
 """
 
 from __future__ import annotations
@@ -51,16 +61,25 @@ def best(fn, repeat: int) -> float:
     return min(times)
 
 
-def interleaved(fns, rounds: int) -> list[float]:
-    """Best time of each function, measured in alternation so that a change in machine
-    load between measurements does not favour one of them."""
+def interleaved_all(fns, rounds: int) -> list[list[float]]:
+    """Every round's time of each function, measured in alternation so that a change in
+    machine load between measurements does not favour one of them."""
     times = [[] for _ in fns]
     for _ in range(rounds):
         for i, fn in enumerate(fns):
             t0 = time.perf_counter()
             fn()
             times[i].append(time.perf_counter() - t0)
-    return [min(t) for t in times]
+    return times
+
+
+def interleaved(fns, rounds: int) -> list[float]:
+    """Best time of each function, measured in alternation (see :func:`interleaved_all`)."""
+    return [min(t) for t in interleaved_all(fns, rounds)]
+
+
+def med(t: list[float]) -> float:
+    return float(np.median(t))
 
 
 @njit(cache=True)
@@ -109,6 +128,7 @@ def main() -> None:
     ap.add_argument("--skip-peers", action="store_true")
     args = ap.parse_args()
     n = args.bars
+    load0 = ' / '.join(f'{x:.1f}' for x in os.getloadavg())
 
     from harness.engine import BacktestConfig, backtest, nb
     from harness.engine.enums import order_dt
@@ -159,6 +179,32 @@ def main() -> None:
     floor()
     agree = np.allclose(eq, eq_floor, rtol=1e-9)
 
+    # the full path's overhead over its kernels on the same data
+    strat = strategies.get("sma_crossover")
+    sp = strat.Params(fast=10, slow=50)
+    m_out = np.empty(8)
+    from market_data.frequency import periods_per_year
+
+    ppy = float(periods_per_year("1min"))
+    eq_ref = np.empty(T)
+
+    def ref_signal():
+        return strat.target_weights(bars, sp)
+
+    def ref_sim():
+        nb.simulate_nb(bars.open, bars.high, bars.low, bars.close, w, True, 0, 100_000.0, p, eq_ref, np.empty(0),
+                       np.empty((0, 1)), empty_o)
+
+    def ref_metrics():
+        nb.metrics_nb(eq_ref, 100_000.0, ppy, m_out)
+
+    for f in (ref_signal, ref_sim, ref_metrics):
+        f()
+    rt = interleaved_all([ours_full, ref_signal, ref_sim, ref_metrics], 3 * args.repeat)
+    ref_med = med(rt[1]) + med(rt[2]) + med(rt[3])
+    ref_best = min(rt[1]) + min(rt[2]) + min(rt[3])
+    overhead = (med(rt[0]) / ref_med, min(rt[0]) / ref_best)
+
     full_fns = [ours_full]
     if not args.skip_peers:
         import pandas as pd
@@ -166,7 +212,8 @@ def main() -> None:
         warnings.filterwarnings("ignore")
         import vectorbt as vbt
 
-        close = pd.Series(c, index=pd.date_range("2020-01-01", periods=n, freq="1min"))
+        index = pd.date_range("2020-01-01", periods=n, freq="1min")
+        close = pd.Series(c, index=index)
 
         def vbt_full():
             fast = vbt.MA.run(close, 10)
@@ -178,13 +225,47 @@ def main() -> None:
 
         vs = vbt_full()
         full_fns.append(vbt_full)
-    full_times = interleaved(full_fns, args.repeat)
+    full_all = interleaved_all(full_fns, args.repeat)
+    full_times = [min(t) for t in full_all]
     t_ours = full_times[0]
-    rows.append(("ours: full path (signals + simulation + stats)", t_ours, f"{stats['Number of Trades']} trades"))
+    rows.append(("ours: full path (signals + simulation + stats)", t_ours,
+                 f"median {med(full_all[0]):.4f} s; {stats['Number of Trades']} trades"))
+    rows.append(("reference: strategy kernel + simulate_nb (metrics-only) + metrics_nb", ref_best,
+                 f"median {ref_med:.4f} s (kernel {med(rt[1]):.4f} + simulate {med(rt[2]):.4f} + metrics "
+                 f"{med(rt[3]):.4f}); full path / reference = {overhead[0]:.2f}x (medians), "
+                 f"{overhead[1]:.2f}x (bests)"))
     if not args.skip_peers:
         t_vbt = full_times[1]
         rows.append(("vectorbt: MA + crossover + from_signals + stats", t_vbt,
-                     f"{vs['Total Trades']} trades; ours is {t_vbt / t_ours:.1f}x faster"))
+                     f"median {med(full_all[1]):.4f} s; {vs['Total Trades']} trades; ours is "
+                     f"{med(full_all[1]) / med(full_all[0]):.1f}x faster (medians), {t_vbt / t_ours:.1f}x (bests)"))
+
+        # from precomputed signals, the same fills on both sides (next open, fee 0.1%)
+        held = w[:, 0] > 0
+        prev = np.concatenate([[False], held[:-1]])
+        entries = np.concatenate([[False], (held & ~prev)[:-1]])  # decided at the close of t-1, filled at t
+        exits = np.concatenate([[False], (~held & prev)[:-1]])
+        e_s, x_s = pd.Series(entries, index=index), pd.Series(exits, index=index)
+        open_s = pd.Series(o, index=index)
+        w_sig = w.copy()
+
+        def ours_signals():
+            s_ = backtest(bars, weights=w_sig, config=cfg).stats
+            return s_["Total Return [%]"], s_["Sharpe Ratio"], s_["Max Drawdown [%]"], s_["Number of Trades"]
+
+        def vbt_signals():
+            pf = vbt.Portfolio.from_signals(close, e_s, x_s, price=open_s, fees=0.001, init_cash=100_000.0,
+                                            freq="1min")
+            return pf.total_return(), pf.sharpe_ratio(), pf.max_drawdown(), pf.trades.count()
+
+        ours_sig, vbt_sig = ours_signals(), vbt_signals()
+        sig_all = interleaved_all([ours_signals, vbt_signals], args.repeat)
+        rows.append(("ours: backtest(weights=...).stats from precomputed signals", min(sig_all[0]),
+                     f"median {med(sig_all[0]):.4f} s; total return {ours_sig[0]:.6f}%, {ours_sig[3]} trades"))
+        rows.append(("vectorbt: from_signals + total return, Sharpe, max drawdown, trades", min(sig_all[1]),
+                     f"median {med(sig_all[1]):.4f} s; total return {vbt_sig[0] * 100:.6f}%, {vbt_sig[3]} trades; "
+                     f"ours is {med(sig_all[1]) / med(sig_all[0]):.1f}x faster (medians), "
+                     f"{min(sig_all[1]) / min(sig_all[0]):.1f}x (bests)"))
 
         from backtesting import Backtest, Strategy
         from backtesting.lib import crossover
@@ -226,8 +307,9 @@ def main() -> None:
                  f"runs: {', '.join(f'{x:.2f}' for x in fresh)} s"))
 
     print(f"\nengine benchmark, {n:,} x 1 one-minute bars, SMA 10/50, fee 0.1%, best of {args.repeat}")
-    print(f"{time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}\n")
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average (1/5/15 min) "
+          f"{load0} at the start, {' / '.join(f'{x:.1f}' for x in os.getloadavg())} at the end\n")
     print("| case | seconds | note |")
     print("|---|---:|---|")
     for name, t, note in rows:

@@ -50,13 +50,25 @@ def grid_big(n: int) -> dict[str, list[int]]:
     return {"fast": list(range(2, 2 + k)), "slow": list(range(200, 200 + 2 * k, 2))}
 
 
-def run_ours(bars, grid, config):
+TWO = ("total_return", "sharpe")
+
+
+def run_ours(bars, grid, config, metrics=TWO):
     from harness.sweep import sweep
 
-    return sweep(bars, "sma_crossover", grid, config=config, metrics=("total_return", "sharpe"), progress=False)
+    return sweep(bars, "sma_crossover", grid, config=config, metrics=metrics, progress=False)
 
 
-def run_vectorbt(bars, fast, slow, ppy):
+def all_metrics():
+    from harness.sweep import METRICS
+
+    return tuple(METRICS)
+
+
+def run_vectorbt(bars, fast, slow, ppy, full=False):
+    """vectorbt's sweep: total return and Sharpe of every column; with ``full`` also the rest
+    of our metric set (CAGR, volatility, Sortino, Calmar, max drawdown and its duration,
+    order count), in vectorbt's own definitions."""
     import vectorbt as vbt
 
     idx = bars.index() if callable(getattr(bars, "index", None)) else None
@@ -74,9 +86,13 @@ def run_vectorbt(bars, fast, slow, ppy):
     pf = vbt.Portfolio.from_signals(close, entries, exits, price=open_, fees=FEE, init_cash=100_000.0,
                                     freq=pd.Timedelta(FREQ))
     total = np.atleast_1d(pf.total_return())
-    sharpe = pf.returns().vbt.returns(freq=pd.Timedelta(FREQ), year_freq=pd.Timedelta(FREQ) * ppy) \
-        .sharpe_ratio()
-    return total, np.atleast_1d(sharpe)
+    rets = pf.returns().vbt.returns(freq=pd.Timedelta(FREQ), year_freq=pd.Timedelta(FREQ) * ppy)
+    sharpe = rets.sharpe_ratio()
+    if not full:
+        return total, np.atleast_1d(sharpe)
+    rest = (rets.annualized(), rets.annualized_volatility(), rets.sortino_ratio(), rets.calmar_ratio(),
+            rets.max_drawdown(), pf.drawdowns.max_duration(), pf.orders.count())
+    return total, np.atleast_1d(sharpe), rest
 
 
 def best_of(fn, repeat):
@@ -107,19 +123,31 @@ def side_by_side(n_bars: int, repeat: int) -> None:
     t0 = time.perf_counter()
     run_vectorbt(bars[:1000], fasts, slows, ppy)
     vbt_cold = time.perf_counter() - t0
+    run_ours(bars[:1000], grid, cfg, all_metrics())  # the full sets' first calls, outside the timing
+    run_vectorbt(bars[:1000], fasts, slows, ppy, True)
 
     t_ours, c_ours, df = best_of(lambda: run_ours(bars, grid, cfg), repeat)
     t_vbt, c_vbt, (tot, sh) = best_of(lambda: run_vectorbt(bars, fasts, slows, ppy), repeat)
     assert list(zip(df["fast"], df["slow"], strict=True)) == combos
     np.testing.assert_allclose(df["total_return"].to_numpy(), tot, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(df["sharpe"].to_numpy(), sh, rtol=1e-9, atol=1e-12)
+    t_ours_f, c_ours_f, df_f = best_of(lambda: run_ours(bars, grid, cfg, all_metrics()), repeat)
+    t_vbt_f, c_vbt_f, (tot_f, sh_f, _rest) = best_of(lambda: run_vectorbt(bars, fasts, slows, ppy, True), repeat)
+    np.testing.assert_allclose(df_f["total_return"].to_numpy(), tot_f, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(df_f["sharpe"].to_numpy(), sh_f, rtol=1e-9, atol=1e-12)
+    n_steps = len(combos) * n_bars
     print(f"\n1) {len(combos)} SMA-crossover combinations x {n_bars:,} bars, fee {FEE}, fill at next open")
     print("   same total return and Sharpe on every column: yes (rtol 1e-9, asserted)")
-    print(f"   {'':<22}{'wall s':>10}{'CPU s':>10}{'first call s':>14}")
-    print(f"   {'harness.sweep':<22}{t_ours:>10.3f}{c_ours:>10.3f}{ours_cold:>14.2f}")
-    print(f"   {'vectorbt 1.2':<22}{t_vbt:>10.3f}{c_vbt:>10.3f}{vbt_cold:>14.2f}")
-    print(f"   speed-up (wall): {t_vbt / t_ours:.1f}x   (CPU): {c_vbt / c_ours:.1f}x   "
-          f"[best of {repeat} warm runs; first call = compile or cache load]")
+    print(f"   {'':<34}{'wall s':>10}{'CPU s':>10}{'first call s':>14}")
+    print(f"   {'harness.sweep, 2 metrics':<34}{t_ours:>10.3f}{c_ours:>10.3f}{ours_cold:>14.2f}")
+    print(f"   {'vectorbt 1.2, 2 metrics':<34}{t_vbt:>10.3f}{c_vbt:>10.3f}{vbt_cold:>14.2f}")
+    print(f"   {'harness.sweep, all 9 metrics':<34}{t_ours_f:>10.3f}{c_ours_f:>10.3f}")
+    print(f"   {'vectorbt 1.2, the same 9':<34}{t_vbt_f:>10.3f}{c_vbt_f:>10.3f}")
+    print(f"   speed-up, 2 metrics (wall): {t_vbt / t_ours:.1f}x   (CPU): {c_vbt / c_ours:.1f}x")
+    print(f"   speed-up, all metrics (wall): {t_vbt_f / t_ours_f:.1f}x   (CPU): {c_vbt_f / c_ours_f:.1f}x")
+    print(f"   ours: {n_steps / c_ours / 1e6:.0f}M bar-steps per CPU second (2 metrics), "
+          f"{n_steps / c_ours_f / 1e6:.0f}M (all metrics)   [best of {repeat} warm runs; first call = compile or "
+          f"cache load]")
 
 
 def peak_rss_mb() -> float:
@@ -150,6 +178,9 @@ def big_child(n_bars: int, n_combos: int) -> None:
     out = {"rows": len(df), "wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
            "maxrss_mb": peak_rss_mb(), "rss_before_mb": warm, "rss_data_mb": base,
            "finite": int(np.isfinite(df["sharpe"]).sum())}
+    t0, c0 = time.perf_counter(), time.process_time()
+    run_ours(bars, grid_big(n_combos), BacktestConfig(fee_rate=FEE), all_metrics())
+    out.update(wall_all_s=time.perf_counter() - t0, cpu_all_s=time.process_time() - c0, maxrss_all_mb=peak_rss_mb())
     print(json.dumps(out))
 
 
@@ -161,12 +192,21 @@ def big(n_bars: int, n_combos: int) -> None:
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     print(f"\n2) {r['rows']:,} combinations x {n_bars:,} bars on {numba.config.NUMBA_NUM_THREADS} threads "
           f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
-    print(f"   wall {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, "
-          f"{r['wall_s'] / r['rows'] * 1e3:.2f} ms per combination (wall)")
-    print(f"   peak RSS of the process {r['maxrss_mb']:.0f} MB (after imports and data: {r['rss_data_mb']:.0f} MB, "
-          f"+ first call: {r['rss_before_mb']:.0f} MB); goal < 1536 MB: {'yes' if r['maxrss_mb'] < 1536 else 'NO'}")
+    steps = r["rows"] * n_bars
+    threads = numba.config.NUMBA_NUM_THREADS
+    print(f"   total return + Sharpe: wall {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, "
+          f"{r['wall_s'] / r['rows'] * 1e3:.2f} ms per combination (wall); "
+          f"{steps / r['cpu_s'] / 1e6:.0f}M bar-steps per CPU second, "
+          f"{steps / r['wall_s'] / threads / 1e6:.0f}M per thread of wall time")
+    print(f"   all 9 metrics: wall {r['wall_all_s']:.1f} s, CPU {r['cpu_all_s']:.1f} s; "
+          f"{steps / r['cpu_all_s'] / 1e6:.0f}M bar-steps per CPU second, "
+          f"{steps / r['wall_all_s'] / threads / 1e6:.0f}M per thread of wall time")
+    print(f"   peak RSS of the process {r['maxrss_all_mb']:.0f} MB (after imports and data: {r['rss_data_mb']:.0f} MB, "
+          f"+ first call: {r['rss_before_mb']:.0f} MB; after the first 10,000: {r['maxrss_mb']:.0f} MB); "
+          f"goal < 1536 MB: {'yes' if r['maxrss_all_mb'] < 1536 else 'NO'}")
     print(f"   vectorbt equivalent: one float64 (bars x combinations) array = "
           f"{n_bars * r['rows'] * 8 / 2**30:.1f} GiB (not run)")
+    print(f"   load average at the end: {' / '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         big_child(args.bars, args.big_combos)
         return 0
     print(f"bench_sweep: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}")
+          f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())}")
     side_by_side(args.bars, args.repeat)
     if not args.skip_big:
         big(args.bars, args.big_combos)
