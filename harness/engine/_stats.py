@@ -57,7 +57,11 @@ def stats_from_arrays(eq: np.ndarray, start: Any, end: Any, trades: Any, orders:
     if n_trades and T:
         # a position is held at the close of bars entry_idx .. exit_idx - 1 (to the end if open)
         exit_idx = np.where(is_open, T, _col(trades, "exit_idx")).astype(np.int64)
-        exposed_bars = int(nb.exposure_bars_nb(_col(trades, "entry_idx").astype(np.int64), exit_idx))
+        entry_idx = _col(trades, "entry_idx").astype(np.int64)
+        if n_trades > 1 and (entry_idx[1:] < entry_idx[:-1]).any():  # several symbols: sort by entry
+            order = np.argsort(entry_idx, kind="stable")
+            entry_idx, exit_idx = entry_idx[order], exit_idx[order]
+        exposed_bars = int(nb.exposure_bars_sorted_nb(entry_idx, exit_idx))
     gains = pnl[pnl > 0].sum()
     losses = -pnl[pnl < 0].sum()
     notional = float((_col(orders, "size") * _col(orders, "price")).sum()) if len(orders) else 0.0

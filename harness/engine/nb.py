@@ -766,7 +766,13 @@ def trades_from_orders_nb(orders, n_symbols, last_price, last_idx):
     """
     n = orders.shape[0]
     out = np.empty(n + n_symbols, dtype=trade_dt)
-    k = 0
+    # np.int64 rather than literals in the calls below: _close_trade_nb compiles once, not once per
+    # distinct constant (Numba types a literal argument as its own Literal type)
+    k = np.int64(0)
+    closed_status = np.int64(1)
+    open_status = np.int64(0)
+    end_reason = np.int64(END)
+    last = np.int64(last_idx)
     in_pos = np.zeros(n_symbols, np.bool_)
     direction = np.zeros(n_symbols, np.int64)
     entry_idx = np.zeros(n_symbols, np.int64)
@@ -809,15 +815,15 @@ def trades_from_orders_nb(orders, n_symbols, last_price, last_idx):
             cur[c] -= size
             if is_close_nb(cur[c], 0.0) or cur[c] <= 0.0:
                 _close_trade_nb(out, k, c, direction[c], entry_idx[c], idx, e_size[c], e_gross[c],
-                                e_fees[c], x_size[c], x_gross[c], x_fees[c], 1, orders[i]["reason"])
+                                e_fees[c], x_size[c], x_gross[c], x_fees[c], closed_status, orders[i]["reason"])
                 k += 1
                 in_pos[c] = False
         else:  # flip: close the current trade with part of the order, open the next
             closed = cur[c]
             frac = closed / size
             _close_trade_nb(out, k, c, direction[c], entry_idx[c], idx, e_size[c], e_gross[c], e_fees[c],
-                            x_size[c] + closed, x_gross[c] + closed * price, x_fees[c] + fees * frac, 1,
-                            orders[i]["reason"])
+                            x_size[c] + closed, x_gross[c] + closed * price, x_fees[c] + fees * frac,
+                            closed_status, orders[i]["reason"])
             k += 1
             rest = size - closed
             direction[c] = 1 - direction[c]
@@ -831,8 +837,9 @@ def trades_from_orders_nb(orders, n_symbols, last_price, last_idx):
             cur[c] = rest
     for c in range(n_symbols):
         if in_pos[c]:
-            _close_trade_nb(out, k, c, direction[c], entry_idx[c], last_idx, e_size[c], e_gross[c], e_fees[c],
-                            x_size[c] + cur[c], x_gross[c] + cur[c] * last_price[c], x_fees[c], 0, END)
+            _close_trade_nb(out, k, c, direction[c], entry_idx[c], last, e_size[c], e_gross[c], e_fees[c],
+                            x_size[c] + cur[c], x_gross[c] + cur[c] * last_price[c], x_fees[c], open_status,
+                            end_reason)
             k += 1
     return out[:k]
 
@@ -874,13 +881,26 @@ def exposure_bars_nb(entry_idx: np.ndarray, exit_idx: np.ndarray) -> int:
         if entry_idx[i] < entry_idx[i - 1]:
             ascending = False
             break
-    order = np.arange(k) if ascending else argsort_stable_nb(entry_idx)
+    if ascending:
+        return exposure_bars_sorted_nb(entry_idx, exit_idx)
+    order = argsort_stable_nb(entry_idx)
+    return exposure_bars_sorted_nb(entry_idx[order], exit_idx[order])
+
+
+@njit(cache=True)
+def exposure_bars_sorted_nb(entry_idx: np.ndarray, exit_idx: np.ndarray) -> int:
+    """:func:`exposure_bars_nb` for intervals already in ascending order of ``entry_idx``
+    (``BacktestResult.stats`` sorts with NumPy when they are not, so that this small kernel
+    is all a first backtest compiles)."""
+    k = entry_idx.shape[0]
+    if k == 0:
+        return 0
     total = 0
-    cur_a = entry_idx[order[0]]
-    cur_b = exit_idx[order[0]]
+    cur_a = entry_idx[0]
+    cur_b = exit_idx[0]
     for i in range(1, k):
-        a = entry_idx[order[i]]
-        b = exit_idx[order[i]]
+        a = entry_idx[i]
+        b = exit_idx[i]
         if a > cur_b:
             total += cur_b - cur_a
             cur_a = a

@@ -1,5 +1,6 @@
 """``argsort_stable_nb`` (the engine's own merge sort, quick to compile) gives exactly
-``np.argsort(kind="mergesort")``: the same permutation, ties in their original order."""
+``np.argsort(kind="mergesort")``: the same permutation, ties in their original order; and the
+exposure count (union of holding intervals) is right with and without that sort."""
 
 from __future__ import annotations
 
@@ -25,3 +26,16 @@ def test_float_argsort_equals_numpy_mergesort(values):
 def test_int_argsort_equals_numpy_mergesort_with_many_ties(values):
     a = np.array(values, dtype=np.int64)
     np.testing.assert_array_equal(nb.argsort_stable_nb(a), np.argsort(a, kind="mergesort"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 15)), max_size=25))
+def test_exposure_bars_count_the_union_of_the_intervals_sorted_or_not(spans):
+    entry = np.array([a for a, _ in spans], dtype=np.int64)
+    exit_ = np.array([a + d for a, d in spans], dtype=np.int64)
+    covered = set()
+    for a, b in zip(entry, exit_, strict=True):
+        covered.update(range(a, b))
+    assert nb.exposure_bars_nb(entry, exit_) == len(covered)
+    order = np.argsort(entry, kind="stable")
+    assert nb.exposure_bars_sorted_nb(entry[order], exit_[order]) == len(covered)
