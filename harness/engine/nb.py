@@ -315,7 +315,7 @@ def _has_stops_nb(p) -> bool:
     return not (np.isnan(p.stop_loss) and np.isnan(p.take_profit) and np.isnan(p.trailing_stop))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _place_orders_nb(t, r, price, target, place, p, cash, pos, entry_px, extreme, val_px, orders, n_orders):
     """Rebalance the symbols flagged in ``place`` towards ``target`` at ``price`` (one row)."""
     N = pos.shape[0]
@@ -351,7 +351,7 @@ def _place_orders_nb(t, r, price, target, place, p, cash, pos, entry_px, extreme
     for n in range(N):
         if place[n] and not np.isnan(price[r, n]):
             values[n] = target[n] * scale * equity - pos[n] * price[r, n]
-    seq = argsort_stable_nb(values)
+    seq = np.argsort(values, kind="mergesort")
     for k in range(n_place):
         n = seq[k]
         place[n] = False
@@ -398,7 +398,7 @@ def execute_bar_nb(t, open_, high, low, close, target, place, fill_at_open, p,
             place, fill_at_open, p, cash, pos, entry_px, extreme, val_px, orders, n_orders)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _bar_nb(t, r, open_, high, low, close, target, place, fill_at_open, p,
             cash, pos, entry_px, extreme, val_px, orders, n_orders):
     """:func:`execute_bar_nb` on row ``r`` of ``(T, N)`` price arrays (no row views)."""
