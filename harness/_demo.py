@@ -82,6 +82,12 @@ def _step_gate(ctx: dict) -> str:
     return demo_step(ctx)
 
 
+def _step_paper(ctx: dict) -> str:
+    from harness.paper._demo import demo_step
+
+    return demo_step(ctx)
+
+
 def _step_monitor(ctx: dict) -> str:
     from harness.monitor._demo import demo_step
 
@@ -106,6 +112,7 @@ STEPS: list[tuple[str, Callable[[dict], str]]] = [
     ("lineage: rerun the backtest from its MLflow run", _step_reproduce),
     ("deployment: harness deploy spx_sma.toml, then retrain --if-regime-changed", _step_deploy),
     ("promotion gate: the deployment's decision; a snooped search refused", _step_gate),
+    ("paper trading: the champion replayed through the paper runner = its backtest", _step_paper),
     ("monitors: inputs, decisions and data quality, trained 2004-2006, live 2007 and 2008", _step_monitor),
     ("registry and audit trail: deployments, verify the hash chain", _step_audit),  # keep last: verifies the rest
 ]

@@ -1,0 +1,91 @@
+"""`harness paper run --feed replay` on the S&P 500 sample survives SIGKILL at random moments."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from harness import BacktestConfig
+
+
+def _deploy_spx():
+    from datetime import UTC, datetime
+
+    from harness._bars import home_store
+    from harness.registry import Registry
+    from market_data import samples
+
+    bars = samples.load("SPX")
+    home_store(create=True).write(bars, message="SPX sample")
+    reg = Registry.open()
+    reg.create_deployment("spx", mode="auto", baseline="cash", spec="[deployment]\nname = 'spx'\n", spec_hash="h",
+                          by="alice")
+    v = reg.register("spx", strategy="sma_crossover", params={"fast": 10, "slow": 40},
+                     config=BacktestConfig(fee_rate=0.0005, size_granularity=1.0, stop_loss=0.03),
+                     symbols=list(bars.symbols), frequency=bars.frequency, snapshot_id=home_store().resolve(),
+                     data_digest=bars.digest())
+    d = {"outcome": "promote", "checks": [], "reasons": [], "evidence_digest": "e" * 32,
+         "time": datetime.now(UTC).isoformat(), "policy": {"mode": "auto", "checks": []}}
+    reg.promote("spx", v.version, decision=reg.record_decision("spx", v.version, d))
+
+
+def _tables(path):
+    from harness.paper import Ledger
+
+    led = Ledger(path)
+    try:
+        return {t: sorted(led.table_rows(t)) for t in ("orders", "fills", "position_history", "bars", "positions")}
+    finally:
+        led.close()
+
+
+@pytest.mark.slow
+def test_sigkill_paper_run_replay_twenty_times_ends_with_the_uninterrupted_ledger(harness_home):
+    from harness.paper import ledger_path
+
+    _deploy_spx()
+    args = [sys.executable, "-m", "harness", "paper", "run", "spx", "--feed", "replay", "--start", "2015-01-01",
+            "--end", "2018-12-31", "--quiet"]
+    env = {**os.environ, "HARNESS_HOME": str(harness_home)}
+    t0 = time.monotonic()
+    ref = subprocess.run(args, env=env, capture_output=True, text=True, timeout=900)
+    duration = time.monotonic() - t0
+    assert ref.returncode == 0, ref.stderr
+    led = ledger_path("spx")
+    ref_dir = harness_home / "reference"
+    ref_dir.mkdir()
+    for f in led.parent.glob("spx*"):
+        f.rename(ref_dir / f.name)
+    want = _tables(ref_dir / "spx.db")
+    assert len(want["fills"]) > 10 and len(want["bars"]) > 700
+
+    rng = random.Random(5)
+    kills = runs = 0
+    while True:
+        runs += 1
+        assert runs < 120
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            proc.wait(timeout=rng.uniform(0.35, 1.0) * duration)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=600)
+        if proc.returncode == -signal.SIGKILL:
+            kills += 1
+            continue
+        assert proc.returncode == 0, err
+        if kills >= 20:
+            break
+        for f in led.parent.glob("spx*"):  # finished too early: start over, counting on
+            f.unlink()
+    got = _tables(led)
+    for table in want:
+        assert got[table] == want[table], table
+    ids = [r[0] for r in got["orders"]]
+    assert len(ids) == len(set(ids))
