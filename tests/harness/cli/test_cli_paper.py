@@ -98,3 +98,37 @@ def test_feed_replay_appends_one_commit_per_bar_from_a_csv(run_cli, stored_bars,
     assert len(home_store().history()) == before + 5
     bad = run_cli("feed", "replay", "--symbols", "AAA", "--start", "2020-01-01", "--end", "2020-01-02")
     assert bad.returncode == 2 and "exactly one of --source-snapshot or --csv" in bad.stderr
+
+
+def test_store_feed_run_is_locked_and_stops_cleanly_on_paper_stop(run_cli, deployed, harness_home):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from harness.paper._runner import runner_pid
+
+    env = {**os.environ, "HARNESS_HOME": str(harness_home)}
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "paper", "run", "dep", "--quiet"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while runner_pid("dep") is None:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        assert runner_pid("dep") == proc.pid
+        second = run_cli("paper", "run", "dep", "--quiet")
+        assert second.returncode == 1 and "already running" in second.stderr
+        halt = run_cli("paper", "halt", "dep", "--by", "dora")
+        assert halt.returncode == 0 and "requested from the running runner" in halt.stdout
+        stop = run_cli("paper", "stop", "dep")
+        assert stop.returncode == 0, stop.stderr
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert "0 bar(s) applied" in out and "state HALTED" in out  # the halt request was carried out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert runner_pid("dep") is None
+    assert run_cli("paper", "stop", "dep").returncode == 2

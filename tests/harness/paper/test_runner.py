@@ -188,3 +188,37 @@ def test_a_ledger_of_another_deployment_is_refused(reg, stored_bars):
     with pytest.raises(LedgerMismatchError, match="belongs to deployment 'other'"):
         PaperRunner("dep", registry=reg, ledger=ledger_path("other"), feed=ReplayFeed(stored_bars[395:]))
     assert Ledger(ledger_path("other")).n_bars() == 5
+
+
+def test_store_feed_yields_a_corrected_bar_again_and_the_runner_halts_on_it(reg, stored_bars):
+    from harness._bars import home_store
+    from harness.paper import HALTED
+
+    deploy(reg, stored_bars)
+    store = home_store()
+    feed = StoreFeed(stored_bars.symbols, frequency="1d", poll_interval=0.01, idle_timeout=3.0, store=store)
+    runner = PaperRunner("dep", feed=feed, registry=reg, swap_check_every=3600)
+    day = 86_400_000_000_000
+    last = int(stored_bars.timestamps[-1])
+
+    def one(t, close):
+        from market_data import Bars
+
+        c = np.full((1, 2), close)
+        return Bars(timestamps=np.array([t]), symbols=stored_bars.symbols, open=c, high=c * 1.01, low=c * 0.99,
+                    close=c, volume=np.ones((1, 2)), frequency="1d")
+
+    def writer():
+        time.sleep(1.0)
+        store.write(one(last + day, 100.0), message="new bar")
+        time.sleep(1.0)
+        store.write(one(last + day, 101.0), message="correction", on_conflict="replace")
+
+    th = threading.Thread(target=writer)
+    th.start()
+    runner.run()
+    th.join()
+    assert runner.state == HALTED
+    alerts = runner.ledger.alerts()
+    assert "corrected bar" in alerts.loc[alerts["kind"] == "bar_correction", "message"].iloc[0]
+    assert runner.ledger.n_bars() == 1
