@@ -132,3 +132,19 @@ def test_store_feed_run_is_locked_and_stops_cleanly_on_paper_stop(run_cli, deplo
             proc.kill()
     assert runner_pid("dep") is None
     assert run_cli("paper", "stop", "dep").returncode == 2
+
+
+def test_feed_replay_from_a_snapshot_of_another_store(run_cli, tmp_path, harness_home):
+    from harness._bars import home_store
+    from market_data import BarStore, samples
+
+    src = BarStore.open(tmp_path / "src", create=True)
+    snap = src.write(samples.load("SPX").between("2018-01-01", "2018-01-31"), message="source")
+    r = run_cli("feed", "replay", "--symbols", "SPX", "--start", "2018-01-02", "--end", "2018-01-12",
+                "--source-snapshot", snap, "--source-store", str(tmp_path / "src"))
+    assert r.returncode == 0, r.stderr
+    n = int(r.stdout.split("appended ")[1].split(" ")[0])
+    want = samples.load("SPX").between("2018-01-02", "2018-01-12")
+    assert n == want.n_bars == 9 and len(home_store().history()) >= n
+    got = home_store().read("SPX")
+    assert got.n_bars == n and np.array_equal(got.close, want.close)
