@@ -50,7 +50,7 @@ def test_sigkill_paper_run_replay_twenty_times_ends_with_the_uninterrupted_ledge
     from harness.paper import ledger_path
 
     _deploy_spx()
-    args = [sys.executable, "-m", "harness", "paper", "run", "spx", "--feed", "replay", "--start", "2015-01-01",
+    args = [sys.executable, "-m", "harness", "paper", "run", "spx", "--feed", "replay", "--start", "2017-07-01",
             "--end", "2018-12-31", "--quiet"]
     env = {**os.environ, "HARNESS_HOME": str(harness_home)}
     t0 = time.monotonic()
@@ -63,7 +63,7 @@ def test_sigkill_paper_run_replay_twenty_times_ends_with_the_uninterrupted_ledge
     for f in led.parent.glob("spx*"):
         f.rename(ref_dir / f.name)
     want = _tables(ref_dir / "spx.db")
-    assert len(want["fills"]) > 10 and len(want["bars"]) > 700
+    assert len(want["fills"]) >= 8 and len(want["bars"]) > 350
 
     rng = random.Random(5)
     kills = runs = 0
@@ -72,7 +72,7 @@ def test_sigkill_paper_run_replay_twenty_times_ends_with_the_uninterrupted_ledge
         assert runs < 120
         proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
-            proc.wait(timeout=rng.uniform(0.35, 1.0) * duration)
+            proc.wait(timeout=rng.uniform(0.1, 0.5) * duration)
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGKILL)
         _, err = proc.communicate(timeout=600)
