@@ -33,6 +33,7 @@ with the stored values, and any difference falls back to a full recompute.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -382,10 +383,10 @@ class FeatureStore:
             if freq in str(m.get("frequency", "")).split(","):
                 if m.get("replaced", 1) or m.get("new_symbols", 1):
                     return None
-                try:
-                    if int(to_ns(m["first"], name="first")) <= last_old:
+                try:  # the summary's "first" is _fmt_ts text; numpy parses it without pandas
+                    if int(np.datetime64(str(m["first"]).rstrip("Z"), "ns").astype(np.int64)) <= last_old:
                         return None
-                except (KeyError, InputError):
+                except (KeyError, ValueError):
                     return None
         else:
             return None  # the old source is not an ancestor of the new one
@@ -438,11 +439,14 @@ class FeatureStore:
 
         from market_data.store import _write_rect
 
-        with zarr.config.set({"async.concurrency": 64}):
-            for s in specs:
-                block = arrays[s.name]
-                if block.size:
-                    _write_rect(group[s.name], r0, 0, block)
+        def one(s: FeatureSpec) -> None:
+            block = arrays[s.name]
+            if block.size:
+                _write_rect(group[s.name], r0, 0, block)
+
+        # as BarStore._apply writes its fields: a few arrays at once (compression releases the GIL)
+        with zarr.config.set({"async.concurrency": 64}), ThreadPoolExecutor(min(5, len(specs))) as pool:
+            list(pool.map(one, specs))
 
 
 def _read_ts(group: Any) -> np.ndarray:

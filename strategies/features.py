@@ -31,6 +31,7 @@ and :func:`read` join the two.
 from __future__ import annotations
 
 import dis
+import functools
 import hashlib
 import importlib
 import inspect
@@ -133,6 +134,12 @@ def source_of(fn: Callable[..., Any], extra: Sequence[Callable[..., Any]] = ()) 
     return dict(sorted(seen.items()))
 
 
+@functools.lru_cache(maxsize=256)
+def _cached_sources(fn: Callable[..., Any], extra: tuple[Callable[..., Any], ...]) -> tuple[tuple[str, str], ...]:
+    """:func:`source_of`, once per kernel per process (the definitions of a set share a kernel)."""
+    return tuple(source_of(fn, extra).items())
+
+
 def _jsonable(params: Mapping[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in sorted(params.items()):
@@ -180,7 +187,7 @@ class Definition:
 
     @property
     def sources(self) -> dict[str, str]:
-        return source_of(self.kernel, self.depends)
+        return dict(_cached_sources(self.kernel, self.depends))
 
     @property
     def hash(self) -> str:
