@@ -160,10 +160,10 @@ class RetrainConfig(Config):
             self.fail("retrain_on", f"must be a list of alert names, got {r!r}")
         if r:
             try:
-                from harness.monitor._config import RETRAIN_REASONS
+                from harness.monitor._config import RETRAIN_ON
             except ImportError:
                 return
-            known = sorted(set(RETRAIN_REASONS.values()))
+            known = list(RETRAIN_ON)
             bad = [x for x in r if x not in known]
             if bad:
                 self.fail("retrain_on", f"names unknown alert kind {bad[0]!r} (expected any of {', '.join(known)})")
