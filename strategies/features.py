@@ -30,6 +30,7 @@ and :func:`read` join the two.
 
 from __future__ import annotations
 
+import contextlib
 import dis
 import functools
 import hashlib
@@ -38,7 +39,7 @@ import inspect
 import json
 import math
 import types
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +50,7 @@ from market_data.errors import InputError
 
 __all__ = ["Definition", "FeatureSet", "compute", "feature_set", "feature_sets", "strategy_set", "source_of",
            "check_definition_no_lookahead", "check_lookback", "materialise", "read", "inputs_from_store",
-           "feature_lineage", "check_feature_lineage", "DEFAULT_SETS"]
+           "feature_lineage", "check_feature_lineage", "use_store", "DEFAULT_SETS"]
 
 _PACKAGE = "strategies"
 
@@ -101,6 +102,8 @@ def source_of(fn: Callable[..., Any], extra: Sequence[Callable[..., Any]] = ()) 
     while todo:
         obj = todo.pop()
         obj = getattr(obj, "py_func", obj)  # a Numba dispatcher
+        if getattr(obj, "__feature_identity__", True) is False:
+            continue  # plumbing that returns the same values (e.g. reading materialised features)
         if isinstance(obj, (int, float, str, tuple)) and not isinstance(obj, bool):
             continue  # constants are resolved with their module below
         if not (inspect.isfunction(obj) or inspect.isclass(obj)) or not _ours(obj):
@@ -453,7 +456,13 @@ def materialise(store: Any, features: str | FeatureSet, *, snapshot: str | None 
     by_name = {d.name: d for d in fs.definitions}
 
     def compute_fn(names: Sequence[str], bars: Bars) -> list[np.ndarray]:
-        return compute([by_name[n] for n in names], bars)
+        from strategies.ml.features import _STORE
+
+        token = _STORE.set(None)  # materialising computes, never reads back
+        try:
+            return compute([by_name[n] for n in names], bars)
+        finally:
+            _STORE.reset(token)
 
     return FeatureStore(store).materialise([_spec(d) for d in fs.definitions], compute_fn, feature_set=fs.name,
                                            snapshot=snapshot, frequency=frequency, progress=progress)
@@ -521,3 +530,18 @@ def check_feature_lineage(recorded: Mapping[str, Any], strategy: Any, params: An
             f"feature set {now['feature_set']!r}: the definition of {', '.join(changed)} changed since this version "
             f"was trained (recorded {then.get(changed[0])}, now {now['definitions'].get(changed[0])}); retrain it, "
             "or run the code it was trained with")
+
+
+@contextlib.contextmanager
+def use_store(store: Any) -> Iterator[None]:
+    """Inside the block the mlp strategy (training, inference, weights, and every
+    ``compute_features`` caller) reads its features from ``store`` when the ``mlp`` set
+    was materialised there from the bars' snapshot with the same definitions; otherwise
+    it computes them (same values)."""
+    from strategies.ml.features import _STORE
+
+    token = _STORE.set(store)
+    try:
+        yield
+    finally:
+        _STORE.reset(token)

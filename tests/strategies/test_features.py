@@ -207,3 +207,30 @@ def test_a_version_trained_on_other_feature_definitions_is_refused():
     with pytest.raises(FeatureDefinitionChangedError, match="sma_"):
         F.check_feature_lineage(F.feature_lineage("sma_crossover", {"fast": 5, "slow": 20}), "sma_crossover",
                                 {"fast": 6, "slow": 20})
+
+
+def test_the_mlp_trains_and_decides_from_materialised_features_with_identical_results(tmp_path, monkeypatch):
+    from market_data.features import FeatureStore
+    from market_data.store import BarStore
+    from strategies.ml import MLPParams, compute_features
+    from strategies.ml.train import fit
+
+    bars = contract_bars(420, 2, seed=3)
+    store = BarStore.open(tmp_path / "s", create=True)
+    snap = store.write(bars, message="a")
+    F.materialise(store, "mlp", snapshot=snap)
+    loaded = store.read()
+    reads = []
+    real = FeatureStore.read
+    monkeypatch.setattr(FeatureStore, "read", lambda self, *a, **k: reads.append(1) or real(self, *a, **k))
+    p = MLPParams(hidden=8, epochs=3, lookback=4, train_bars=250)
+    plain = fit(loaded, p, seed=0)
+    assert not reads
+    with F.use_store(store):
+        np.testing.assert_array_equal(compute_features(loaded), compute_features(bars))
+        assert reads, "read from the feature store"
+        stored = fit(loaded, p, seed=0)
+        w = stored.target_weights(loaded)
+    np.testing.assert_array_equal(w, plain.target_weights(loaded))
+    np.testing.assert_array_equal(stored.x_mean, plain.x_mean)
+    assert compute_features(loaded).flags.writeable
