@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from harness.cli._options import Dask
+
 
 def register(app: typer.Typer) -> None:
     app.command("deploy")(deploy_cmd)
@@ -50,6 +52,7 @@ def retrain_cmd(
                                                  "[data] start (needs --by; audited).")] = False,
     by: Annotated[str | None, typer.Option("--by", help="Who resets the detector.")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show the study's progress bar.")] = False,
+    dask: Dask = None,
 ) -> None:
     """Retrain a deployment now, or (--if-regime-changed) only when its regime changed.
 
@@ -61,7 +64,7 @@ def retrain_cmd(
 
     try:
         outcome = trigger(name, if_regime_changed=if_regime_changed, reason=reason, snapshot=snapshot,
-                          reset=reset_detector, by=by, progress=progress)
+                          reset=reset_detector, by=by, progress=progress, dask=dask)
     except RetrainLocked as exc:
         print(str(exc))
         raise typer.Exit(0) from None

@@ -238,7 +238,8 @@ def _max_age_due(spec: Any, state: DetectorState, bars: Any) -> bool:
 
 
 def trigger(name: str, *, if_regime_changed: bool = False, reason: str | None = None, snapshot: str | None = None,
-            reset: bool = False, by: str | None = None, registry: Any = None, progress: bool = False) -> FlowOutcome:
+            reset: bool = False, by: str | None = None, registry: Any = None, progress: bool = False,
+            dask: Any = None) -> FlowOutcome:
     """``harness retrain NAME [--if-regime-changed] [--reason TEXT] [--snapshot S]
     [--reset-detector --by WHO]`` (see the module docs)."""
     from harness.deploy import resolve
@@ -294,7 +295,7 @@ def trigger(name: str, *, if_regime_changed: bool = False, reason: str | None = 
         state.save()
         labels = state.labels_at(bars.timestamps) if spec.retrain.window_spec.kind == "regime" else None
         result = retrain(spec, reason=why, registry=registry, trigger=trig, snapshot=bars.snapshot_id, labels=labels,
-                         progress=progress)
+                         progress=progress, dask=dask)
         state.pending = None
         state.last_retrain_time = int(trig["timestamp"])
         state.save()

@@ -390,8 +390,8 @@ def _audit(kind: str, name: str, payload: Mapping[str, Any], audit: Any) -> dict
 
 def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, registry: Any = None,
             trigger: Any = None, spec: Any = None, labels: np.ndarray | None = None, storage: Any = None,
-            audit: Any = None, progress: bool = False, register: bool = True, track: bool | None = None
-            ) -> RetrainResult:
+            audit: Any = None, progress: bool = False, register: bool = True, track: bool | None = None,
+            dask: Any = None) -> RetrainResult:
     """Retrain ``deployment`` (a name, or a :class:`~harness.deploy.DeploymentSpec`) now.
 
     ``reason``: why (``initial``, ``regime_change``, ``max_age``, ``manual``, free text).
@@ -406,6 +406,8 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
     ``AuditTrail`` (default: the home trail; ``False``: none). ``register=False`` scores
     the candidates without registering them (dry run). ``track`` (default: when
     registering) logs the study as an MLflow run whose id every registered version records.
+    ``dask`` (a ``distributed.Client``, ``"local[:N]"`` or ``"tcp://HOST:PORT"``) evaluates
+    the trials on a Dask cluster (driver-side ask/tell, see :func:`harness.optimize`).
     """
     import optuna
 
@@ -479,7 +481,7 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
     opt = optimize(train, strat, n_trials=max(0, spec.optimize.trials - done), objective=objective, cv=cv,
                    pruner=optuna.pruners.NopPruner(), storage=storage, study_name=study_name, seed=seed,
                    n_jobs=1, warm_start=warm, config=config, search_space=spec.search_space(), timeout=timeout,
-                   progress=progress, track=register if track is None else bool(track))
+                   progress=progress, track=register if track is None else bool(track), dask=dask)
     study_s = time.perf_counter() - t_study
     n_done = len(opt.study.trials)
     timed_out = timeout is not None and n_done < spec.optimize.trials
