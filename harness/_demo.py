@@ -94,6 +94,18 @@ def _step_monitor(ctx: dict) -> str:
     return demo_step(ctx)
 
 
+def _step_loop(ctx: dict) -> str:
+    from harness._loop_demo import demo_step
+
+    return demo_step(ctx)
+
+
+def _step_edge(ctx: dict) -> str:
+    from harness._loop_demo import edge_step
+
+    return edge_step(ctx)
+
+
 def _step_audit(ctx: dict) -> str:
     from harness.registry._demo import demo_step
 
@@ -114,12 +126,15 @@ STEPS: list[tuple[str, Callable[[dict], str]]] = [
     ("promotion gate: the deployment's decision; a snooped search refused", _step_gate),
     ("paper trading: the champion replayed through the paper runner = its backtest", _step_paper),
     ("monitors: inputs, decisions and data quality, trained 2004-2006, live 2007 and 2008", _step_monitor),
+    ("the closed loop: 2008-2009 replayed into a live store, harness watch (detect, retrain, gate, swap, monitor)",
+     _step_loop),
+    ("SYNTHETIC market with a planted edge: the loop promotes and swaps", _step_edge),
     ("registry and audit trail: deployments, verify the hash chain", _step_audit),  # keep last: verifies the rest
 ]
 
 
-def run_demo(*, fast: bool = True) -> dict:
-    ctx: dict = {"fast": fast}
+def run_demo(*, fast: bool = True, governed: bool = False) -> dict:
+    ctx: dict = {"fast": fast, "governed": governed, "console": console}
     console.rule("[bold]harness demo")
     t_all = time.perf_counter()
     for i, (title, step) in enumerate(STEPS, 1):
@@ -132,4 +147,14 @@ def run_demo(*, fast: bool = True) -> dict:
 
     for line in browse_hint():
         console.print(line, highlight=False, soft_wrap=True)
+    loop = ctx.get("loop")
+    if loop is not None:
+        home = loop["home"]
+        console.print(f"the loop's home: {home}; `harness --home {home} status`, `harness --home {home} audit log`")
+        if loop["mode"] == "governed":
+            version = loop.get("pending") or "VERSION"
+            console.print(f"[bold]governed mode:[/] nothing was promoted; the challenger waits for a person. "
+                          f"`harness --home {home} gate spx-sma {version}` shows its decision, and "
+                          f"`harness --home {home} approve spx-sma {version} --by YOUR_NAME` promotes it "
+                          "(not as demo-deployer: separation of duties)")
     return ctx

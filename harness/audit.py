@@ -74,6 +74,9 @@ KINDS = (
     "ledger_digest",
     "drift_alert",
     "audit_repaired",
+    "watch_started",
+    "watch_stopped",
+    "watch_child_failed",
 )
 
 _FIELDS = ("seq", "time", "kind", "actor", "deployment", "payload", "user", "host", "prev", "hash")

@@ -20,6 +20,7 @@ from market_data.errors import (
 from strategies.params import ParamError
 
 __all__ = [
+    "RetrainFailed",
     "HarnessError",
     "InputError",
     "ValidationError",
@@ -154,3 +155,7 @@ class UnknownRunError(InputError):
 
 class NotReproducibleError(InputError):
     """A logged run lacks what ``harness reproduce`` needs (e.g. a backtest of explicit weights)."""
+
+
+class RetrainFailed(HarnessError):
+    """A retrain child process kept failing (``harness watch``); its trigger stays pending."""

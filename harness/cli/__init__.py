@@ -37,6 +37,7 @@ _COMMAND_MODULES = (
     "harness.cli._strategies",
     "harness.cli._retrain",
     "harness.cli._report",
+    "harness.cli._watch",
     "harness.cli._registry",
     "harness.cli._audit",
     "harness.cli._monitor",

@@ -63,8 +63,10 @@ def doctor() -> None:
 
 def demo(
     fast: Annotated[bool, typer.Option("--fast/--full", help="Smaller searches for a quick run.")] = True,
+    governed: Annotated[bool, typer.Option("--governed", help="Run the loop in governed mode: it stops at "
+                                           "pending_approval and prints the `harness approve` command.")] = False,
 ) -> None:
-    """Run the end-to-end job on the embedded default home (data, backtest, search, regimes...)."""
+    """Run the end-to-end job on the embedded default home: data, backtest, search, regimes, then the closed loop."""
     from harness._demo import run_demo
 
-    run_demo(fast=fast)
+    run_demo(fast=fast, governed=governed)

@@ -53,6 +53,8 @@ def retrain_cmd(
     by: Annotated[str | None, typer.Option("--by", help="Who resets the detector.")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show the study's progress bar.")] = False,
     dask: Dask = None,
+    until: Annotated[str | None, typer.Option("--until", help="Ignore bars after this time (a replay's clock; "
+                                              "harness watch --until uses it).")] = None,
 ) -> None:
     """Retrain a deployment now, or (--if-regime-changed) only when its regime changed.
 
@@ -64,7 +66,7 @@ def retrain_cmd(
 
     try:
         outcome = trigger(name, if_regime_changed=if_regime_changed, reason=reason, snapshot=snapshot,
-                          reset=reset_detector, by=by, progress=progress, dask=dask)
+                          reset=reset_detector, by=by, progress=progress, dask=dask, until=until)
     except RetrainLocked as exc:
         print(str(exc))
         raise typer.Exit(0) from None

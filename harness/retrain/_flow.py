@@ -239,9 +239,13 @@ def _max_age_due(spec: Any, state: DetectorState, bars: Any) -> bool:
 
 def trigger(name: str, *, if_regime_changed: bool = False, reason: str | None = None, snapshot: str | None = None,
             reset: bool = False, by: str | None = None, registry: Any = None, progress: bool = False,
-            dask: Any = None) -> FlowOutcome:
+            dask: Any = None, until: Any = None) -> FlowOutcome:
     """``harness retrain NAME [--if-regime-changed] [--reason TEXT] [--snapshot S]
-    [--reset-detector --by WHO]`` (see the module docs)."""
+    [--reset-detector --by WHO] [--until T]`` (see the module docs).
+
+    ``until`` (a bar time) makes the bars after it invisible, as if the store ended there:
+    a replay (``harness watch --until``) checks and retrains bar by bar with it.
+    """
     from harness.deploy import resolve
     from harness.registry import Registry
 
@@ -261,6 +265,10 @@ def trigger(name: str, *, if_regime_changed: bool = False, reason: str | None = 
         state = DetectorState.load(spec.name)
         state.check_matches(spec, path)
         bars = _load_bars(spec, snapshot)
+        if until is not None:
+            bars = bars.between(None, until)
+            if bars.n_bars == 0:
+                raise InputError(f"no bars of {spec.name!r} up to --until {until}")
         before = state.last_time
         events = state.feed(bars)
         if state.pending is not None:

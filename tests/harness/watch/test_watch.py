@@ -1,0 +1,199 @@
+"""harness watch end to end on synthetic data with planted volatility regime changes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from harness.errors import InputError
+
+SPEC = """
+[deployment]
+name = "loop"
+mode = "{mode}"
+baseline = "cash"
+[data]
+symbols = ["SYN0"]
+[strategy]
+name = "sma_crossover"
+params = {{ long_short = false }}
+search_space = {{ fast = [3, 30], slow = [35, 120] }}
+[cv]
+scheme = "walk-forward"
+train = 200
+test = 100
+[optimize]
+trials = 4
+seed = 5
+[costs]
+fee_rate = 0.0005
+[regime]
+detector = "cusum"
+calibration_window = 200
+warmup = 50
+[regime.trigger]
+min_duration = 5
+cooldown = 150
+[gate]
+checks = []
+[retrain]
+window = "trailing:500"
+holdout = 100
+top_k = 1
+warm_start_champion = false
+"""
+
+CHANGES = (900, 1300, 1700)  # planted regime changes (bars)
+N_BARS = 2000
+DEPLOY_AT = 800  # bars in the store when the deployment is made
+
+
+def _market():
+    from market_data.synthetic import Regime, regime_switching
+
+    regimes = [Regime(vol=0.004, name="calm"), Regime(vol=0.012, name="normal"), Regime(vol=0.03, name="stressed")]
+    return regime_switching(N_BARS, 1, regimes=regimes, schedule=[(0, 0), (900, 2), (1300, 0), (1700, 2)],
+                            seed=7, symbols=["SYN0"])
+
+
+def _setup(tmp_path, mode="auto"):
+    from harness._bars import home_store
+    from harness.retrain._flow import deploy
+
+    bars, truth = _market()
+    assert list(truth.change_points) == list(CHANGES)
+    store = home_store(create=True)
+    store.write(bars[:DEPLOY_AT], message="history")
+    spec = tmp_path / "loop.toml"
+    spec.write_text(SPEC.format(mode=mode))
+    with pytest.warns(Warning):  # the empty gate policy warns loudly
+        deploy(spec, by="alice")
+    store.write(bars[DEPLOY_AT:], message="the rest, as a feed would append it")
+    return bars, spec
+
+
+def _records(kind=None):
+    from harness import audit
+
+    return [r for r in audit.trail().records(deployment="loop") if kind is None or r["kind"] == kind]
+
+
+def _watch_cli(until, *args, env=None):
+    return subprocess.run([sys.executable, "-m", "harness", "watch", "loop", "--until", until, *args],
+                          capture_output=True, text=True, timeout=1200, env={**os.environ, **(env or {})})
+
+
+@pytest.mark.slow
+def test_watch_replays_the_loop_one_retrain_per_planted_change_and_swaps_at_the_next_bar(tmp_path):
+    from harness import backtest
+    from harness.paper import Ledger
+    from harness.paper._ledger import ledger_path
+    from harness.registry import Registry
+    from harness.watch import watch
+
+    bars, _ = _setup(tmp_path)
+    res = watch("loop", until=int(bars.timestamps[-1]))
+    ts = bars.timestamps
+    regime = [r for r in res.retrains if r["reason"] == "regime_change"]
+    assert len(regime) == len(CHANGES), [r["time"] for r in res.retrains]
+    for r, change in zip(regime, CHANGES, strict=True):  # within the detector's tolerance
+        row = int(np.searchsorted(ts, r["bar_time"]))
+        assert change <= row <= change + 150, (change, row)
+    assert len(res.retrains) == len(regime)  # no max_age: no other retrain
+
+    # every trigger has a decision; every promotion swaps at the first bar after its trigger bar
+    done = _records("retrain_completed")
+    assert len(done) == 1 + len(CHANGES)  # the initial training, then one per change
+    decisions = _records("gate_decision")
+    promotions = _records("promotion")
+    assert len(decisions) >= sum(1 for d in done if d["payload"]["outcome"] == "candidates")
+    swaps = {s["to_version"]: s for s in res.swaps}
+    for p in promotions[1:]:  # the first promotion happened at deploy time, before the paper runner started
+        v = str(p["payload"]["version"])
+        trig = next(d["payload"]["trigger_ns"] for d in done if str(d["payload"].get("challenger")) == v)
+        nxt = int(ts[int(np.searchsorted(ts, trig, "right"))])
+        assert swaps[v]["bar_time"] == nxt
+    assert len(res.swaps) == len(promotions) - 1
+
+    # the ledger equals a backtest of the champions' weights spliced at the swap bars
+    reg = Registry.open()
+    led = Ledger(ledger_path("loop"))
+    eq = led.equity()
+    led.close()
+    start = int(np.searchsorted(ts, int(eq.index.asi8[0])))
+    live = bars[start:]
+    versions = [(int(ts[start]), int(promotions[0]["payload"]["version"]))]
+    versions += [(s["bar_time"], int(s["to_version"])) for s in res.swaps]
+    w = np.full((live.n_bars, 1), np.nan)
+    for k, (t0, ver) in enumerate(versions):
+        t1 = versions[k + 1][0] if k + 1 < len(versions) else None
+        full = reg.load("loop", ver).target_weights(bars)[start:]
+        lo = int(np.searchsorted(live.timestamps, t0))
+        hi = live.n_bars if t1 is None else int(np.searchsorted(live.timestamps, t1))
+        w[lo:hi] = full[lo:hi]
+    ref = backtest(live, weights=w, config=reg.get("loop", versions[0][1]).config)
+    np.testing.assert_allclose(eq.to_numpy(), ref.equity.to_numpy(), rtol=1e-9)
+
+    # the audit trail verifies and tells the chain for each change
+    from harness import audit
+
+    assert audit.trail().verify().ok
+    kinds = [r["kind"] for r in _records()]
+    for k in ("watch_started", "retrain_triggered", "candidate_registered", "gate_decision", "promotion",
+              "paper_swap", "watch_stopped"):
+        assert k in kinds, k
+
+
+@pytest.mark.slow
+def test_a_killed_watcher_resumes_to_the_same_ledger_without_repeating_retrains(tmp_path, harness_home):
+    from harness.paper import Ledger
+    from harness.paper._ledger import ledger_path
+
+    bars, _ = _setup(tmp_path)
+    import pandas as pd
+
+    until = pd.Timestamp(int(bars.timestamps[-1]), unit="ns", tz="UTC").isoformat()
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "watch", "loop", "--until", until],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:  # kill it while the first retrain after the deployment runs
+        if "retraining loop in a child process" in line:
+            time.sleep(1.0)
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(60)
+    time.sleep(0.5)
+    out = _watch_cli(until)
+    assert out.returncode == 0, out.stdout + out.stderr
+    led = Ledger(ledger_path("loop"))
+    orders = led.orders()
+    led.close()
+    assert orders["client_order_id"].is_unique
+    done = _records("retrain_completed")
+    triggers = [d["payload"]["trigger_ns"] for d in done]
+    assert len(triggers) == len(set(triggers)) == 1 + len(CHANGES)  # no trigger retrained twice
+
+
+def test_watch_of_an_unknown_deployment_is_a_clear_error(run_cli):
+    proc = run_cli("watch", "nosuch", "--once")
+    assert proc.returncode != 0 and "nosuch" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_watch_of_a_new_spec_needs_by(tmp_path):
+    from harness.watch import watch
+
+    spec = tmp_path / "loop.toml"
+    spec.write_text(SPEC.format(mode="auto"))
+    with pytest.warns(Warning), pytest.raises(InputError, match="--by"):
+        watch(spec, once=True)
+
+
+def test_status_lists_no_deployment_on_a_fresh_home(run_cli):
+    proc = run_cli("status", "--json")
+    assert proc.returncode == 0 and json.loads(proc.stdout) == []
