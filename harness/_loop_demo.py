@@ -84,9 +84,15 @@ def demo_step(ctx: dict) -> str:
         ok = audit.trail().verify()
     regime = [r for r in res.retrains if r["reason"] == "regime_change"]
     first = regime[0]["time"] if regime else "none"
-    tail = (f"governed: nothing promoted without `harness --home {home} approve spx-sma VERSION --by YOU`"
-            if mode == "governed" else f"{len(res.swaps)} champion swaps")
-    return (f"watched {res.bars} bars: {len(res.retrains)} retrains (first regime change {first}), {tail}; "
+    if res.state == "NO_CHAMPION":
+        tail = ("every candidate rejected by the gate under the spec's default thresholds, so the baseline "
+                "(buy and hold) stays champion and nothing is paper-traded: the gate doing its job")
+    elif mode == "governed":
+        tail = f"governed: nothing promoted without `harness --home {home} approve spx-sma VERSION --by YOU`"
+    else:
+        tail = f"{len(res.swaps)} champion swaps"
+    return (f"watched to {REPLAY_END}: {res.bars} bars paper-traded, {len(res.retrains)} retrains (first regime "
+            f"change {first}), {tail}; "
             f"{len(res.alerts)} monitor alerts; audit {'verified' if ok.ok else 'FAILED'} ({ok.count} records); "
             f"look: harness --home {home} status")
 
@@ -111,7 +117,8 @@ def edge_step(ctx: dict) -> str:
     text = text.replace('start = "1999-01-01"', 'start = "2001-01-01"').replace("long_short = false",
                                                                                    "long_short = true")
     text = text.replace('baseline = "buy_and_hold"', 'baseline = "cash"').replace('max_age = "180d"\n', "")
-    text = text.replace('window = "trailing:8y"', 'window = "trailing:4y"')
+    text = text.replace('window = "trailing:8y"', 'window = "expanding"').replace('holdout = "1y"', 'holdout = "6m"')
+    text = text.replace('train = "3y"', 'train = "2y"').replace('test = "1y"', 'test = "6m"')
     with _home(home):
         from harness._bars import home_store
 

@@ -78,6 +78,9 @@ class WatchResult:
     failures: list[dict] = field(default_factory=list)
 
     def summary(self) -> str:
+        if self.state == "NO_CHAMPION":
+            return (f"{self.deployment}: up to {_fmt(self.last_time)}, {len(self.retrains)} retrains and no promotion: "
+                    "the gate refused every candidate, so the baseline stays and nothing is paper-traded yet")
         return (f"{self.deployment}: {self.bars} bars {_fmt(self.first_time)} .. {_fmt(self.last_time)}, "
                 f"{len(self.retrains)} retrains, {len(self.swaps)} swaps, {len(self.alerts)} alerts, "
                 f"runner {self.state}")
@@ -151,9 +154,29 @@ class Watcher:
 
         return deployment_dir(self.name) / "watch.json"
 
+    def _has_champion(self) -> bool:
+        try:
+            self.registry.get(self.name, "champion")
+        except InputError:
+            return False
+        return True
+
+    def _baseline_phase(self, bars) -> None:
+        """Before the first promotion the baseline is the champion the gate compares with; it is
+        not traded: the detector and the retrains run bar by bar until the gate promotes a first
+        version, and the paper runner starts at the bar after that."""
+        last = self._state.last_time
+        i0 = 0 if last is None else int(np.searchsorted(bars.timestamps, last, "right"))
+        for i in range(i0, bars.n_bars):
+            self._after_bar(i)
+            if self._has_champion():
+                self.echo(f"{_fmt(int(bars.timestamps[i]))}  first champion promoted: the paper runner starts "
+                          "at the next bar")
+                return
+
     def _live_start(self, bars) -> int:
-        """The first bar the paper runner trades: the first one after the deployment's
-        detector state when the watch first started (recorded, so restarts agree)."""
+        """The first bar the paper runner trades: the first one after the detector's state when
+        the runner first started (recorded, so restarts agree)."""
         path = self._watch_file()
         if path.exists():
             try:
@@ -163,10 +186,7 @@ class Watcher:
                 raise InputError(f"{path} is unreadable ({exc}); it records where {self.name!r} started trading: "
                                  "restore it, or remove it together with the paper ledger to start over") from None
         else:
-            from harness.retrain import DetectorState
-
-            st = DetectorState.load(self.name)
-            start_ns = int(st.last_time)
+            start_ns = int(self._state.last_time)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps({"live_after": start_ns, "live_after_time": _fmt(start_ns)}))
@@ -189,10 +209,20 @@ class Watcher:
                 self._bars = bars
                 self._state = DetectorState.load(self.name)
                 self._state.check_matches(self.spec, _state_path(self.name))
-                start = self._live_start(bars)
                 if self._state.pending is not None:  # a retrain of a trigger handled before a crash
                     self._retrain(int(self._state.pending.get("trigger", {}).get("timestamp", bars.timestamps[-1])),
                                   resumed=True)
+                if not self._has_champion():
+                    self._baseline_phase(bars)
+                if not self._has_champion():  # every bar seen, the gate has promoted nothing yet
+                    self.result.state = "NO_CHAMPION"
+                    if bars.n_bars:
+                        self.result.last_time = int(bars.timestamps[-1])
+                    if once or self.until is not None:
+                        break
+                    time.sleep(poll_interval)
+                    continue
+                start = self._live_start(bars)
                 history = bars[:start] if start > 0 else None
                 feed = _DrivenFeed(self, bars, start, history)
                 self._runner = PaperRunner(self.name, feed=feed, registry=self.registry,

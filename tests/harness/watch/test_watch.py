@@ -35,12 +35,10 @@ seed = 5
 [costs]
 fee_rate = 0.0005
 [regime]
-detector = "cusum"
-calibration_window = 200
-warmup = 50
+detector = "bocpd"
 [regime.trigger]
 min_duration = 5
-cooldown = 150
+cooldown = 300
 [gate]
 checks = []
 [retrain]
