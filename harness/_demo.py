@@ -128,7 +128,7 @@ STEPS: list[tuple[str, Callable[[dict], str]]] = [
     ("monitors: inputs, decisions and data quality, trained 2004-2006, live 2007 and 2008", _step_monitor),
     ("the closed loop: 2008-2009 replayed into a live store, harness watch (detect, retrain, gate, swap, monitor)",
      _step_loop),
-    ("SYNTHETIC market with a planted edge: the loop promotes and swaps", _step_edge),
+    ("SYNTHETIC market with a planted edge: the same loop and gate", _step_edge),
     ("registry and audit trail: deployments, verify the hash chain", _step_audit),  # keep last: verifies the rest
 ]
 

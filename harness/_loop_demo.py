@@ -132,8 +132,10 @@ def edge_step(ctx: dict) -> str:
         res = watch("synthetic-edge", until=int(bars.timestamps[-1]), echo=echo)
         ctx["edge"] = res
     changes = ", ".join(str(int(c)) for c in np.asarray(truth.change_points))
-    return (f"SYNTHETIC (planted edge, changes at bars {changes}): {len(res.retrains)} retrains, "
-            f"{len(res.swaps)} champion swaps, ledger of {res.bars} bars")
+    outcome = (f"{len(res.swaps)} champion swaps, {res.bars} bars paper-traded" if res.state != "NO_CHAMPION"
+               else "the gate refused every candidate under its default thresholds, so nothing was promoted")
+    return (f"SYNTHETIC (planted edge, regime changes at bars {changes}): {len(res.retrains)} retrains; "
+            f"{outcome}")
 
 
 def _pending_version(name: str) -> int | None:
