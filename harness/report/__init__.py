@@ -19,7 +19,8 @@ from typing import Any
 
 from harness.errors import InputError
 
-__all__ = ["backtest_report", "optimization_report", "results_report", "default_report_path", "PANELS"]
+__all__ = ["backtest_report", "optimization_report", "results_report", "run_report", "default_report_path",
+           "PANELS"]
 
 #: The panels each kind of report contains (``data-panel`` attributes on the page).
 PANELS = {
@@ -77,3 +78,11 @@ def results_report(folder: str | Path, path: str | Path | None = None) -> Path:
     raise InputError(f"{folder} holds neither a backtest (equity.csv, stats.json, lineage.json) nor an "
                      "optimisation (summary.json, trials.csv); expected a folder written by `harness backtest` "
                      "or `harness run`")
+
+
+def run_report(run_id: str, path: str | Path | None = None) -> Path:
+    """Write the report of a logged MLflow run (backtest, optimisation, experiment run); also logged as
+    an artifact of the run."""
+    from harness.report._runs import run_report as _run_report
+
+    return _run_report(run_id, path)

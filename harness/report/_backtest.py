@@ -266,7 +266,7 @@ def _regime_panel(page: Page, data: RunData, detector: Any = None) -> None:
 
 
 def lineage_panel(page: Page, lineage: dict[str, Any]) -> None:
-    keys = ("run_id", "snapshot_id", "data_digest", "code_version", "seed", "strategy", "params", "symbols",
+    keys = ("run_id", "reproduced", "snapshot_id", "data_digest", "code_version", "seed", "strategy", "params", "symbols",
             "frequency", "start", "end", "study_name", "config")
     rows = []
     for k in keys:

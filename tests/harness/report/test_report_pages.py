@@ -95,3 +95,24 @@ def test_writing_a_report_never_leaves_a_partial_file(spx_result, tmp_path, monk
         backtest_report(spx_result, target)
     assert target.read_text() == "old report"
     assert not list(Path(tmp_path).glob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_a_logged_backtest_run_reports_from_its_lineage_and_keeps_the_page_as_an_artifact(stored_bars, run_cli):
+    from harness._bars import load_bars
+    from harness.engine import backtest
+
+    run_id = backtest(load_bars(["AAA"]), "sma_crossover", {"fast": 5, "slow": 20}, track=True).run_id
+    rep = run_cli("report", run_id, check=True)
+    path = Path(rep.stdout.strip().split("report written to ", 1)[1].split()[0])
+    html = path.read_text(encoding="utf-8")
+    assert _panels(html) == list(PANELS["backtest"])
+    assert run_id in html and "identical to the logged metrics" in html
+    from harness.registry import _mlflow as m
+
+    assert any(a.path.startswith("report") for a in m.client().list_artifacts(run_id))
+
+
+def test_an_unknown_run_id_is_a_clear_error(run_cli):
+    proc = run_cli("report", "0" * 32)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr and "0" * 32 in proc.stderr
