@@ -302,7 +302,12 @@ class Watcher:
         if time.monotonic() < self._retry_at:
             return
         pending = dict(self._state.pending)
-        cmd = [sys.executable, "-m", "harness", "retrain", self.name, "--until", _iso(t)]
+        from harness.retrain import DetectorState
+
+        self._state = DetectorState.load(self.name)  # another process may have completed it meanwhile
+        if self._state.pending is None:
+            return
+        cmd = [sys.executable, "-m", "harness", "retrain", self.name, "--until", _iso(t), "--pending-only"]
         env = {**os.environ, "HARNESS_WATCH_CHILD": "1"}
         self.echo(f"{_fmt(t)}  {pending.get('reason')}: retraining {self.name} in a child process"
                   + (" (resumed)" if resumed else ""))
@@ -331,9 +336,19 @@ class Watcher:
         out, err = child.communicate()
         self._state = DetectorState.load(self.name)
         pending = self._child_pending
+        if child.returncode == 0 and self._state.pending is not None:
+            # the retrain lock was held: an earlier retrain of this trigger (a child that outlived a killed
+            # watcher) is still running; wait for it, then look again (never a second retrain of one trigger)
+            self.echo("    another retrain of this deployment holds the lock; waiting for it")
+            time.sleep(1.0)
+            if self.until is not None:
+                self._retrain(t, resumed=True)
+            return
         if child.returncode == 0 and self._state.pending is None:
             self._fail_count = 0
             self._retry_at = 0.0
+            if "no pending trigger" in out:  # completed by an earlier child (one that outlived a killed watcher)
+                return
             rec = {"bar_time": t, "time": _fmt(t), "reason": pending.get("reason"),
                    "trigger": pending.get("trigger"), "output": out.strip().splitlines()[-12:]}
             self.result.retrains.append(rec)

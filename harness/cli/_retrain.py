@@ -55,6 +55,8 @@ def retrain_cmd(
     dask: Dask = None,
     until: Annotated[str | None, typer.Option("--until", help="Ignore bars after this time (a replay's clock; "
                                               "harness watch --until uses it).")] = None,
+    pending_only: Annotated[bool, typer.Option("--pending-only", help="Retrain only the trigger left pending in the "
+                                               "detector state (harness watch's child); else do nothing.")] = False,
 ) -> None:
     """Retrain a deployment now, or (--if-regime-changed) only when its regime changed.
 
@@ -66,7 +68,8 @@ def retrain_cmd(
 
     try:
         outcome = trigger(name, if_regime_changed=if_regime_changed, reason=reason, snapshot=snapshot,
-                          reset=reset_detector, by=by, progress=progress, dask=dask, until=until)
+                          reset=reset_detector, by=by, progress=progress, dask=dask, until=until,
+                          pending_only=pending_only)
     except RetrainLocked as exc:
         print(str(exc))
         raise typer.Exit(0) from None

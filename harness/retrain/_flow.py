@@ -239,12 +239,15 @@ def _max_age_due(spec: Any, state: DetectorState, bars: Any) -> bool:
 
 def trigger(name: str, *, if_regime_changed: bool = False, reason: str | None = None, snapshot: str | None = None,
             reset: bool = False, by: str | None = None, registry: Any = None, progress: bool = False,
-            dask: Any = None, until: Any = None) -> FlowOutcome:
+            dask: Any = None, until: Any = None, pending_only: bool = False) -> FlowOutcome:
     """``harness retrain NAME [--if-regime-changed] [--reason TEXT] [--snapshot S]
     [--reset-detector --by WHO] [--until T]`` (see the module docs).
 
     ``until`` (a bar time) makes the bars after it invisible, as if the store ended there:
     a replay (``harness watch --until``) checks and retrains bar by bar with it.
+    ``pending_only`` retrains only the trigger left in the detector state's outbox, and
+    does nothing when there is none (what ``harness watch`` hands its retrain child: a
+    trigger another process already completed is never retrained again).
     """
     from harness.deploy import resolve
     from harness.registry import Registry
@@ -275,6 +278,10 @@ def trigger(name: str, *, if_regime_changed: bool = False, reason: str | None = 
             why = str(state.pending.get("reason", "resumed"))
             trig = dict(state.pending.get("trigger") or {"timestamp": int(bars.timestamps[-1])})
             msgs.append(f"resuming the unfinished retrain ({why}) of {_fmt(trig['timestamp'])}")
+        elif pending_only:
+            state.save()
+            msgs.append("no pending trigger: nothing to retrain (it was completed by another process)")
+            return FlowOutcome(status="nothing_pending", messages=msgs, spec=spec)
         elif if_regime_changed:
             if events:
                 ev = events[-1]
