@@ -195,7 +195,7 @@ def _act(name: str, action: str, *, by: str, flatten: bool = False) -> None:
         from harness.paper import Ledger, ledger_path
 
         led = Ledger(ledger_path(name), deployment=name)
-        led.set_control({"action": action, "by": by, "flatten": flatten})
+        led.push_control({"action": action, "by": by, "flatten": flatten})
         led.close()
         print(f"{name}: {action} requested from the running runner (pid {pid}); it acts before its next bar")
         return

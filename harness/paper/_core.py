@@ -192,20 +192,19 @@ class Runner:
                 led.update_orders(ups, t)
         return {"canceled": canceled, "flatten_orders": flat}
 
-    def apply_control(self) -> str | None:
-        """Carry out a request another process left in the ledger (halt, resume, stop)."""
-        req = self.ledger.control()
-        if not req:
-            return None
-        action = req.get("action")
-        if action == "halt":
-            self.kill_switch(by=req["by"], flatten=bool(req.get("flatten")), reason=req.get("reason"))
-        elif action == "resume":
-            self.resume(by=req["by"])
-        elif action == "stop":
-            self.stop_requested = True
-        self.ledger.set_control(None)
-        return action
+    def apply_control(self) -> list[str]:
+        """Carry out, in order, the requests other processes left in the ledger (halt, resume, stop)."""
+        actions = []
+        for req in self.ledger.take_control():
+            action = req.get("action")
+            if action == "halt":
+                self.kill_switch(by=req["by"], flatten=bool(req.get("flatten")), reason=req.get("reason"))
+            elif action == "resume":
+                self.resume(by=req["by"])
+            elif action == "stop":
+                self.stop_requested = True
+            actions.append(action)
+        return actions
 
     # ----------------------------------------------------------------- reconciliation
     def reconcile(self) -> list[str]:

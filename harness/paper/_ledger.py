@@ -311,16 +311,37 @@ class Ledger:
             else:
                 self.open[u["client_order_id"]] = u["state"]
 
-    def control(self) -> dict | None:
-        """A request another process left for the running runner (``harness paper halt/resume``)."""
+    def control(self) -> list[dict]:
+        """The requests other processes left for the running runner (``harness paper halt/resume``), oldest first."""
         row = self._db.execute("SELECT value FROM runner WHERE key='control'").fetchone()
-        return None if row is None else json.loads(row[0])
+        return [] if row is None else _requests(json.loads(row[0]))
 
-    def set_control(self, request: dict | None) -> None:
-        if request is None:
-            self._db.execute("DELETE FROM runner WHERE key='control'")
-        else:
-            self._db.execute("INSERT OR REPLACE INTO runner VALUES ('control', ?)", (json.dumps(request),))
+    def push_control(self, request: dict) -> None:
+        """Queue a request for the running runner; requests made before it looks are all kept, in order."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute("SELECT value FROM runner WHERE key='control'").fetchone()
+            queue = [] if row is None else _requests(json.loads(row[0]))
+            db.execute("INSERT OR REPLACE INTO runner VALUES ('control', ?)", (json.dumps([*queue, request]),))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def take_control(self) -> list[dict]:
+        """Remove and return every queued request, oldest first (one transaction: none is lost or taken twice)."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute("SELECT value FROM runner WHERE key='control'").fetchone()
+            if row is not None:
+                db.execute("DELETE FROM runner WHERE key='control'")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return [] if row is None else _requests(json.loads(row[0]))
 
     def record(self, *, runner: dict[str, Any] | None = None, risk_events: list[dict] = (),
                alerts: list[dict] = ()) -> None:
@@ -454,3 +475,8 @@ def _canon(v: Any) -> Any:
     if isinstance(v, float):
         return "nan" if math.isnan(v) else repr(v)
     return v
+
+
+def _requests(value: Any) -> list[dict]:
+    """The control queue; a ledger written before requests were queued holds one request, not a list."""
+    return [value] if isinstance(value, dict) else list(value)

@@ -309,6 +309,8 @@ class PaperRunner:
                     on_bar(res)
                 if self.core.stop_requested or (max_bars is not None and applied >= max_bars):
                     break
+            # a request made just before a stop (halt, then stop) is carried out, never dropped
+            self.core.apply_control()
             if self._audit_on:
                 self._audit("paper_stopped", {"bars": applied, "last_time": self.core.last_time,
                                               "state": self.core.state, "digest": self.ledger.digest()})

@@ -222,3 +222,46 @@ def test_store_feed_yields_a_corrected_bar_again_and_the_runner_halts_on_it(reg,
     alerts = runner.ledger.alerts()
     assert "corrected bar" in alerts.loc[alerts["kind"] == "bar_correction", "message"].iloc[0]
     assert runner.ledger.n_bars() == 1
+
+
+def test_requests_queued_before_the_runner_looks_are_all_carried_out_in_order(reg, stored_bars):
+    # halt, resume, halt again: each request is kept (none overwrites another) and they act in order
+    deploy(reg, stored_bars)
+    k = 300
+    runner = PaperRunner("dep", feed=ReplayFeed(stored_bars[k:k + 3], history=stored_bars[:k]), registry=reg)
+    try:
+        led = Ledger(ledger_path("dep"), deployment="dep")  # another process' view of the ledger
+        led.push_control({"action": "halt", "by": "dora", "flatten": False})
+        led.push_control({"action": "resume", "by": "erin", "flatten": False})
+        led.push_control({"action": "halt", "by": "fay", "flatten": False})
+        assert [r["by"] for r in led.control()] == ["dora", "erin", "fay"]
+        led.close()
+        runner.run()
+        assert runner.state == "HALTED"
+        assert runner.ledger.control() == []
+        import json
+
+        ev = runner.ledger.risk_events()
+        ev = ev[ev["kind"] == "state"]
+        got = [(s, json.loads(d)["by"]) for s, d in zip(ev["state"], ev["detail"], strict=True)]
+        assert got == [("HALTED", "dora"), ("ACTIVE", "erin"), ("HALTED", "fay")]
+    finally:
+        runner.close()
+
+
+def test_a_halt_requested_just_before_a_stop_is_carried_out(reg, stored_bars):
+    # the runner is stopped (SIGTERM, `harness paper stop`) before it polled: the halt still acts at the stop
+    deploy(reg, stored_bars)
+    k = 300
+    runner = PaperRunner("dep", feed=ReplayFeed(stored_bars[k:k + 3], history=stored_bars[:k]), registry=reg)
+    try:
+        def on_bar(_res):
+            led = Ledger(ledger_path("dep"), deployment="dep")
+            led.push_control({"action": "halt", "by": "dora", "flatten": False})
+            led.close()
+            runner.stop()
+
+        assert runner.run(on_bar=on_bar) == 1
+        assert runner.state == "HALTED" and runner.ledger.control() == []
+    finally:
+        runner.close()
