@@ -210,7 +210,7 @@ def log_run(*, kind: str, lineage: Mapping[str, Any], metrics: Mapping[str, floa
                                   if lin.get(k) is not None}, default=str)
             ds = Dataset(name=f"{name}@{lin.get('frequency') or '?'}", digest=str(digest)[:36],
                          source_type="harness-bar-store", source=source, profile=profile)
-            client.log_inputs(run_id, datasets=[DatasetInput(ds, tags=[InputTag("mlflow.data.context", kind)])])
+            _log_inputs(client, run_id, [DatasetInput(ds, tags=[InputTag("mlflow.data.context", kind)])])
         with tempfile.TemporaryDirectory(prefix="harness-run-") as tmp:
             # one upload of one folder: the result files (linked, not copied) and the lineage
             # (MLflow's local store copies linked files, but does not descend into linked folders)
@@ -247,6 +247,33 @@ def log_run(*, kind: str, lineage: Mapping[str, Any], metrics: Mapping[str, floa
             from exc
     _audit(run_id, kind, strategy, lin)
     return run_id
+
+
+def _log_inputs(client: Any, run_id: str, datasets: list, attempts: int = 5) -> None:
+    """``log_inputs``, safe when several processes log the same dataset at once.
+
+    MLflow's SQL store looks the dataset up, then inserts it: two runs on the same data can
+    both miss it and one insert then breaks the unique key (a rolled-back transaction, nothing
+    half-written). Logging again finds the dataset the other process stored.
+    """
+    for attempt in range(attempts):
+        try:
+            client.log_inputs(run_id, datasets=datasets)
+            return
+        except Exception as exc:
+            if attempt == attempts - 1 or not _is_integrity_error(exc):
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
+def _is_integrity_error(exc: BaseException | None) -> bool:
+    """A unique-key clash anywhere in the exception's chain (sqlite3, psycopg2 or SQLAlchemy)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if type(exc).__name__ in ("IntegrityError", "UniqueViolation"):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 _EXPERIMENT_IDS: dict[tuple[str, str], str] = {}

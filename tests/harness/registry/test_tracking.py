@@ -147,6 +147,58 @@ def test_log_run_is_the_api_for_other_kinds(stored_bars):
         get_run("0" * 32)
 
 
+def test_two_runs_logging_the_same_dataset_at_once_both_keep_it(stored_bars, monkeypatch):
+    # the race of four processes on one SQLite store, made deterministic: another run stores the same
+    # dataset between this run's lookup and its insert, so MLflow's insert breaks the unique key
+    import sqlite3
+
+    from mlflow.exceptions import MlflowException
+
+    from harness.registry import _tracking
+
+    bars = load_bars(["AAA"])
+    lin = {"snapshot_id": bars.snapshot_id, "data_digest": bars.digest(), "symbols": ["AAA"], "frequency": "1d"}
+    first = log_run(kind="retrain", lineage=lin, strategy="sma_crossover")
+    real = _mlflow.client()
+    calls = []
+
+    class Racing:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def log_inputs(self, run_id, datasets):
+            calls.append(run_id)
+            if len(calls) == 1:
+                try:
+                    raise sqlite3.IntegrityError("UNIQUE constraint failed: datasets.experiment_id, datasets.name")
+                except sqlite3.IntegrityError as e:
+                    raise MlflowException(str(e)) from e
+            return real.log_inputs(run_id, datasets=datasets)
+
+    with monkeypatch.context() as mp:
+        mp.setattr(_mlflow, "client", lambda uri=None: Racing())
+        second = log_run(kind="retrain", lineage=lin, strategy="sma_crossover")
+    assert calls == [second, second]
+    a, b = get_run(first), get_run(second)
+    assert b.info.status == "FINISHED"
+    assert [d.dataset.digest for d in a.inputs.dataset_inputs] == [d.dataset.digest for d in b.inputs.dataset_inputs]
+    assert len(b.inputs.dataset_inputs) == 1
+    # any other failure is not retried: the run is marked FAILED and the error names it
+    from harness.errors import TrackingError
+
+    class Broken(Racing):
+        def log_inputs(self, run_id, datasets):
+            calls.append(run_id)
+            raise MlflowException("the store is read-only")
+
+    calls.clear()
+    with monkeypatch.context() as mp, pytest.raises(TrackingError, match="read-only"):
+        mp.setattr(_mlflow, "client", lambda uri=None: Broken())
+        log_run(kind="retrain", lineage=lin, strategy="sma_crossover")
+    assert len(calls) == 1 and get_run(calls[0]).info.status == "FAILED"
+    assert not _tracking._is_integrity_error(MlflowException("boom"))
+
+
 def test_cli_backtest_prints_the_run_id_and_json_carries_it(stored_bars, run_cli, harness_home):
     proc = run_cli("backtest", "-s", "sma_crossover", "--symbols", "AAA", "-p", "fast=5", "-p", "slow=20",
                    "--json", check=True)
