@@ -117,21 +117,48 @@ def _status(name: str) -> dict:
                 "cash": float(cash.iloc[-1]) if len(cash) else float(led.meta["init_cash"]),
                 "positions": led.current_positions(), "last_bar": _fmt_time(st.get("last_time")),
                 "bars": led.n_bars(), "pnl_today": today, "open_orders": len(led.open),
-                "ledger": str(led.path)}
+                "ledger": str(led.path), "monitor": _monitor_status(name)}
     finally:
         led.close()
+
+
+def _monitor_status(name: str, last: int = 5) -> dict:
+    """What the deployment's monitors said (``harness watch`` / ``harness monitor`` evaluate them):
+    the open conditions, the number of alerts and the last few."""
+    from harness.monitor import alerts, status
+
+    st = status(name) or {}
+    book = (st.get("book") or {}).get("open") or {}
+    every = alerts(name)
+    return {"evaluations": int(st.get("evaluations") or 0), "last_evaluated": _fmt_time(st.get("time")),
+            "open": {k: {"severity": v.get("severity"), "since_bar": v.get("since")} for k, v in sorted(book.items())},
+            "alerts": len(every), "last_alerts": [a.to_dict() for a in every[-last:]]}
+
+
+def _monitor_lines(m: dict) -> list[str]:
+    if not m["evaluations"] and not m["alerts"]:
+        return ["monitor      never evaluated (harness watch or harness monitor NAME evaluates it)"]
+    out = [f"monitor      {m['evaluations']} evaluation(s), last {m['last_evaluated']}; {m['alerts']} alert(s)"]
+    out += [f"  open       {k} {v['severity']} since bar {v['since_bar']}" for k, v in m["open"].items()]
+    for a in m["last_alerts"]:
+        out.append(f"  alert      {a['time_utc']} {a['monitor']}.{a['metric']} {a['severity']} value {a['value']} "
+                   f"threshold {a['threshold']}" + (" (reminder)" if a.get("reminder") else ""))
+    return out
 
 
 @paper_app.command("status")
 def status_cmd(name: Annotated[str, typer.Argument(help="Deployment name.")],
                as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """State, version, equity, cash, positions, last bar, P&L today, risk state."""
+    """State, version, equity, cash, positions, last bar, P&L today, risk state, monitor alerts."""
     s = _status(name)
     if as_json:
-        print(json.dumps(s, indent=2))
+        print(json.dumps(s, indent=2, default=str))
         return
+    mon = s.pop("monitor")
     for k, v in s.items():
         print(f"{k:12} {v}")
+    for line in _monitor_lines(mon):
+        print(line)
 
 
 @paper_app.command("orders")

@@ -43,6 +43,23 @@ def test_paper_run_replay_status_orders_and_parity(run_cli, deployed):
     s = json.loads(run_cli("paper", "status", "dep", "--json", check=True).stdout)
     assert s["state"] == "ACTIVE" and s["bars"] == 100 and s["version"] == "1" and s["running_pid"] is None
     assert s["last_bar"].startswith(_day(bars, 399))
+    assert s["monitor"] == {"evaluations": 0, "last_evaluated": None, "open": {}, "alerts": 0, "last_alerts": []}
+    assert "monitor      never evaluated" in run_cli("paper", "status", "dep", check=True).stdout
+    # the monitors' alerts show in paper status: a tracking error between the ledger and its backtest
+    from harness.monitor import DeploymentMonitor, MonitorConfig, MonitorData
+
+    eq = np.linspace(1e5, 1.1e5, 50)
+    times = np.asarray(bars.timestamps[350:400], dtype=np.int64)
+    mon = DeploymentMonitor("dep", MonitorConfig(monitors=["tracking_error"], audit=False, mlflow=False, log=False))
+    mon.evaluate(MonitorData(time=int(times[-1]), paper_equity=eq * (1 + 1e-6), backtest_equity=eq,
+                             live_times=times), bar_index=99)
+    s = json.loads(run_cli("paper", "status", "dep", "--json", check=True).stdout)["monitor"]
+    assert s["evaluations"] == 1 and s["alerts"] == 1 and s["last_evaluated"].startswith(_day(bars, 399))
+    assert s["last_alerts"][0]["monitor"] == "tracking_error" and s["last_alerts"][0]["severity"] == "alert"
+    assert list(s["open"]) == ["tracking_error.equity"] and s["open"]["tracking_error.equity"]["since_bar"] == 99
+    text = run_cli("paper", "status", "dep", check=True).stdout
+    assert "1 evaluation(s)" in text and "1 alert(s)" in text and "open       tracking_error.equity alert" in text
+    assert "alert      " + _day(bars, 399) in text
     orders = json.loads(run_cli("paper", "orders", "dep", "--json", check=True).stdout)
     assert orders and all(o["client_order_id"].startswith("dep:v1:") and o["state"] for o in orders)
     again = run_cli("paper", "run", "dep", "--feed", "replay", "--start", _day(bars, 300), "--end",
