@@ -17,7 +17,7 @@ the top of ``experiments/``). It has the experiment tables (``[data]``, ``[strat
     top_k = 3                   # candidates registered per retrain
     warm_start_champion = true  # enqueue the champion's params as the first trial
     timeout = "10min"           # wall-clock budget of the study (seconds or a duration)
-    retrain_on = []             # monitor alerts that trigger a retrain (see harness.monitor)
+    retrain_on = []             # monitor alerts that also trigger a retrain: "drift", "performance"
     purge = 5                   # regime window: bars dropped at each end of each period
     fallback = "trailing:5y"    # regime window: used when too few bars of the new regime exist
 
@@ -133,7 +133,8 @@ class RetrainConfig(Config):
     top_k: int = param(3, low=1, high=100, doc="candidates registered per retrain")
     warm_start_champion: bool = param(True, doc="enqueue the champion's params as the first trial")
     timeout: object = param(None, doc="wall-clock budget of the study: seconds or '30s', '10min', '1h'")
-    retrain_on: object = param(None, doc="monitor alerts that trigger a retrain (values: harness.monitor)")
+    retrain_on: object = param(None, doc="monitor alerts that also trigger a retrain in harness "
+                                "watch (drift, performance; under [regime.trigger] cooldown)")
     purge: int = param(5, low=0, high=10_000,
                        doc="regime window: bars dropped at each end of every period of the new regime")
     fallback: str = param("trailing:5y", doc="regime window: the trailing window used when too few bars of "

@@ -14,7 +14,9 @@ Per bar of the deployment's data in the home store, in time order:
 3. the runner checks the registry's champion at every bar boundary and swaps to a new
    one keeping positions (audited ``paper_swap``);
 4. the monitors step over the ledger on their schedule (alerts to the audit trail, the
-   alert file and the configured sinks).
+   alert file and the configured sinks); with ``[retrain] retrain_on = ["drift"]`` and/or
+   ``"performance"``, such an alert (severity alert, not a reminder) is a trigger too,
+   under the same cooldown as the detector's, counted from the last retrain.
 
 Replay (``until``): the clock waits for each retrain, so a promotion takes effect at the
 first bar after the trigger bar whatever the retrain's wall time; replays are
@@ -288,7 +290,36 @@ class Watcher:
         state.save()
         if state.pending is not None:
             self._retrain(t)
-        self._step_monitors()
+        self._alert_trigger(self._step_monitors(), i)
+
+    def _alert_trigger(self, alerts: list, i: int) -> None:
+        """``[retrain] retrain_on``: a drift or performance alert at bar ``i`` triggers a retrain
+        (reason ``drift`` / ``performance``), under the trigger policy's cooldown counted from the
+        last retrain of any reason. Warnings, reminders, data quality and tracking error never do."""
+        from harness.monitor import retrain_alerts, retrain_reason
+
+        retrain_on = [r for r in (self.spec.retrain.retrain_on or ()) if r != "regime"]
+        state = self._state
+        if not alerts or not retrain_on or state is None or state.pending is not None:
+            return
+        hits = retrain_alerts(alerts, retrain_on)
+        if not hits:
+            return
+        ts = self._bars.timestamps
+        t = int(ts[i])
+        cooldown = int(self.spec.trigger_policy().cooldown)
+        if state.last_retrain_time is not None:
+            since = i - int(np.searchsorted(ts, state.last_retrain_time, "left"))
+            if since < cooldown:
+                self.echo(f"{_fmt(t)}  {hits[0].monitor}.{hits[0].metric} alert: no retrain, {since} bar(s) since "
+                          f"the last one (cooldown {cooldown})")
+                return
+        a = hits[0]
+        state.pending = {"reason": retrain_reason(a), "trigger": {
+            "timestamp": t, "monitor": a.monitor, "metric": a.metric, "value": a.to_dict()["value"],
+            "threshold": a.threshold, "alerts": [f"{x.monitor}.{x.metric}" for x in hits]}}
+        state.save()
+        self._retrain(t)
 
     # ------------------------------------------------------------------ retrain child
     def _retrain(self, t: int, *, resumed: bool = False) -> None:
@@ -378,17 +409,20 @@ class Watcher:
             self._retrain(t, resumed=True)
 
     # ------------------------------------------------------------------ monitors
-    def _step_monitors(self) -> None:
+    def _step_monitors(self) -> list:
+        """Evaluate the monitors on the ledger (when due); returns the new alerts."""
         if not self.monitors_on or self._runner is None:
-            return
+            return []
         try:
             mon = self._ledger_monitor()
             if mon is not None:
                 new = mon.run(self._runner.ledger)
                 self.result.alerts.extend(new)
+                return new
         except Exception as exc:  # noqa: BLE001 - a monitor never stops the trading
             self.echo(f"    monitors failed: {type(exc).__name__}: {exc}")
             self.monitors_on = False
+        return []
 
     def _ledger_monitor(self):
         from harness.monitor import LedgerMonitor

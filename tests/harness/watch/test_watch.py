@@ -61,7 +61,7 @@ def _market():
                             seed=7, symbols=["SYN0"])
 
 
-def _setup(tmp_path, mode="auto"):
+def _setup(tmp_path, mode="auto", extra_retrain=""):
     from harness._bars import home_store
     from harness.retrain._flow import deploy
 
@@ -70,7 +70,7 @@ def _setup(tmp_path, mode="auto"):
     store = home_store(create=True)
     store.write(bars[:DEPLOY_AT], message="history")
     spec = tmp_path / "loop.toml"
-    spec.write_text(SPEC.format(mode=mode))
+    spec.write_text(SPEC.format(mode=mode) + extra_retrain)
     with pytest.warns(Warning):  # the empty gate policy warns loudly
         deploy(spec, by="alice")
     store.write(bars[DEPLOY_AT:], message="the rest, as a feed would append it")
@@ -176,6 +176,43 @@ def test_a_killed_watcher_resumes_to_the_same_ledger_without_repeating_retrains(
     done = _records("retrain_completed")
     triggers = [d["payload"]["trigger_ns"] for d in done]
     assert len(triggers) == len(set(triggers)) == 1 + len(CHANGES)  # no trigger retrained twice
+
+
+@pytest.mark.slow
+def test_retrain_on_drift_retrains_on_a_drift_alert_under_the_cooldown(tmp_path, monkeypatch):
+    # the monitors are replaced by a scripted sequence of alerts (a test double), with a 30-bar cooldown:
+    # a drift alert at bar 815 falls in the cooldown after the initial training (bar 799); one at 835
+    # retrains; another at 845 falls in the cooldown again; tracking error and a warning never retrain
+    from harness.monitor import Alert
+    from harness.watch import Watcher, watch
+
+    monkeypatch.setattr(sys.modules[__name__], "SPEC", SPEC.replace("cooldown = 300", "cooldown = 30"))
+    bars, _ = _setup(tmp_path, extra_retrain='retrain_on = ["drift"]\n')
+    ts = bars.timestamps
+    script = {815: ("feature_drift", "alert"), 835: ("feature_drift", "alert"), 845: ("decision_drift", "alert"),
+              855: ("tracking_error", "alert"), 860: ("feature_drift", "warn")}
+    seen = []
+
+    def scripted(self):
+        i = int(np.searchsorted(ts, self._state.last_time))
+        seen.append(i)
+        if i not in script:
+            return []
+        monitor, severity = script[i]
+        return [Alert("loop", monitor, severity, "x", 0.9, 0.25, (None, None), int(ts[i]))]
+
+    monkeypatch.setattr(Watcher, "_step_monitors", scripted)
+    lines = []
+    res = watch("loop", until=int(ts[870]), echo=lines.append)
+    assert set(script) <= set(seen)
+    got = [(r["reason"], int(np.searchsorted(ts, r["bar_time"]))) for r in res.retrains]
+    assert got == [("drift", 835)], "\n".join(lines)
+    assert res.retrains[0]["trigger"]["monitor"] == "feature_drift"
+    assert sum("alert: no retrain" in x for x in lines) == 2, "\n".join(lines)
+    assert any("feature_drift.x alert: no retrain, 16 bar(s) since the last one (cooldown 30)" in x for x in lines)
+    assert any("decision_drift.x alert: no retrain, 10 bar(s) since the last one (cooldown 30)" in x for x in lines)
+    done = _records("retrain_completed")
+    assert len(done) == 2 and done[-1]["payload"]["trigger_ns"] == int(ts[835])
 
 
 def test_watch_of_an_unknown_deployment_is_a_clear_error(run_cli):
