@@ -199,7 +199,8 @@ def _regimes(data: DeploymentData) -> None:
     if spec is not None:
         symbol, start, freq = spec.regime_symbol, spec.data.start, spec.data.frequency
         data.detector = spec.detector()
-        data.regime_note = f"The deployment's own detector ([regime] of its spec), fed from [data] start {start}."
+        data.regime_note = ("The deployment's own detector ([regime] of its spec), fed every stored bar from "
+                            + (f"[data] start {start}." if start else "the first."))
     elif data.versions:
         v = data.versions[-1]
         symbol, start, freq = v.symbols[0], None, v.frequency
@@ -433,25 +434,41 @@ def _alerts_panel(page: Page, data: DeploymentData) -> None:
         return
     fig = go.Figure()
     colours = {"alert": "#b3261e", "warn": "#f9a825", "ok": "#137333"}
+    eq = data.paper_equity if data.paper_equity is not None and len(data.paper_equity) else None
+    notes: list[str] = []
+    if eq is not None:  # the alerts sit on the paper equity curve, at their bars
+        from harness.report._backtest import _line
+
+        _line(fig, eq, "paper equity", notes, line={"color": "#9aa3b2", "width": 1})
+
+    def place(times: pd.DatetimeIndex, lanes: list[str]) -> list[Any]:
+        if eq is None:
+            return lanes
+        return list(eq.reindex(eq.index.union(times)).ffill().bfill().reindex(times).to_numpy())
+
     if mon:
         t = pd.to_datetime([a.time for a in mon], unit="ns", utc=True)
-        fig.add_scatter(x=t, y=[f"monitor: {a.monitor}" for a in mon], mode="markers", name="monitor",
+        fig.add_scatter(x=t, y=place(t, [f"monitor: {a.monitor}" for a in mon]), mode="markers", name="monitor",
                         text=[a.message() for a in mon], hovertemplate="%{text}<extra></extra>",
-                        marker={"size": 9, "color": [colours.get(a.severity, "#5b6475") for a in mon]})
+                        marker={"size": 10, "color": [colours.get(a.severity, "#5b6475") for a in mon]})
     if n_led:
         t = pd.to_datetime(led["bar_time"].astype("Int64").fillna(0).to_numpy(dtype=np.int64), unit="ns", utc=True)
-        fig.add_scatter(x=t, y=[f"ledger: {k}" for k in led["kind"]], mode="markers", name="ledger alerts",
-                        text=list(led["message"]), hovertemplate="%{x}<br>%{text}<extra></extra>",
-                        marker={"size": 9, "color": "#b3261e", "symbol": "x"})
+        fig.add_scatter(x=t, y=place(t, [f"ledger: {k}" for k in led["kind"]]), mode="markers",
+                        name="paper ledger alerts", text=list(led["message"]),
+                        hovertemplate="%{x}<br>%{text}<extra></extra>",
+                        marker={"size": 10, "color": "#b3261e", "symbol": "x"})
     if n_risk:
         t = pd.to_datetime(risk["bar_time"].astype("Int64").fillna(0).to_numpy(dtype=np.int64), unit="ns", utc=True)
-        fig.add_scatter(x=t, y=[f"risk: {s}" for s in risk["state"]], mode="markers", name="risk events",
+        fig.add_scatter(x=t, y=place(t, [f"risk: {s}" for s in risk["state"]]), mode="markers", name="risk events",
                         text=[f"{k}: {r}" for k, r in zip(risk["kind"], risk["reason"], strict=True)],
                         hovertemplate="%{x}<br>%{text}<extra></extra>",
-                        marker={"size": 9, "color": "#ff7f0e", "symbol": "triangle-up"})
-    lanes = len({y for trace in fig.data for y in trace.y})
-    fig.update_layout(height=max(220, 40 * lanes + 100), template="plotly_white", showlegend=False,
-                      margin={"l": 160, "r": 20, "t": 20, "b": 30})
+                        marker={"size": 10, "color": "#ff7f0e", "symbol": "triangle-up"})
+    if eq is not None:
+        fig.update_layout(height=360, legend={"orientation": "h"}, yaxis_title="paper equity")
+    else:
+        lanes = len({y for trace in fig.data for y in trace.y})
+        fig.update_layout(height=max(220, 40 * lanes + 100), showlegend=False)
+    fig.update_layout(template="plotly_white", margin={"l": 160 if eq is None else 50, "r": 20, "t": 20, "b": 30})
     tables = []
     if mon:
         rows = [(a.to_dict()["time_utc"], a.monitor, a.metric, a.severity, a.value, a.threshold,
@@ -504,6 +521,7 @@ def _lineage_panel(page: Page, data: DeploymentData) -> None:
         full = champ.lineage()
         lin.update({k: full.get(k) for k in keys if k in full})
         lin["champion"] = f"v{champ.version}"
+        lin["run_id"] = champ.run_id or "none (registered without an MLflow run)"
         note = (f"The champion's lineage (harness registry show {data.name} {champ.version}); its MLflow run "
                 "reruns with harness reproduce RUN_ID.")
     else:
