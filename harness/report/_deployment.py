@@ -163,7 +163,7 @@ def _backtest_of_ledger(reg: Any, name: str, times: pd.DatetimeIndex, versions: 
     from harness._bars import load_bars
     from harness.engine import BacktestConfig
 
-    numbers = [v for v in dict.fromkeys(versions.tolist())]
+    numbers = list(dict.fromkeys(versions.tolist()))
     if not all(str(v).isdigit() for v in numbers):
         return None, f"No backtest drawn: the ledger traded {', '.join(map(str, numbers))}, not registered versions."
     loaded = {str(v): reg.load(name, int(v)) for v in numbers}

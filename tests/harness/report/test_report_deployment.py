@@ -109,6 +109,21 @@ def test_the_paper_panel_shows_a_ledger_that_strays_from_its_backtest(traded_dep
     np.testing.assert_allclose(np.asarray(gap.y, dtype=float), 1.0, rtol=1e-9)
 
 
+def test_a_ledger_whose_backtest_cannot_be_run_is_drawn_alone_and_the_page_says_why(traded_deployment, tmp_path,
+                                                                                   monkeypatch):
+    from harness.report import _deployment
+
+    def no_bars(*args, **kwargs):
+        raise RuntimeError("the bars are gone")
+
+    monkeypatch.setattr(_deployment, "_backtest_of_ledger", no_bars)
+    _, name = traded_deployment
+    html = deployment_report(name, tmp_path / "dep.html").read_text(encoding="utf-8")
+    assert _panels(html) == list(PANELS["deployment"])
+    assert "No backtest drawn: the bars are gone" in _section(html, "paper")
+    assert [t["name"] for t in _figure(html, "paper")["data"]] == ["paper"]
+
+
 def test_a_fresh_deployment_writes_a_page_that_says_what_is_missing(stored_bars, run_cli, harness_home):
     from conftest import deployment_spec
 
