@@ -106,6 +106,12 @@ def _step_edge(ctx: dict) -> str:
     return edge_step(ctx)
 
 
+def _step_deployment_report(ctx: dict) -> str:
+    from harness.report._demo import deployment_step
+
+    return deployment_step(ctx)
+
+
 def _step_audit(ctx: dict) -> str:
     from harness.registry._demo import demo_step
 
@@ -129,7 +135,8 @@ STEPS: list[tuple[str, Callable[[dict], str]]] = [
     ("the closed loop: 2008-2009 replayed into a live store, harness watch (detect, retrain, gate, swap, monitor)",
      _step_loop),
     ("SYNTHETIC market with a planted edge: the same loop and gate", _step_edge),
-    ("registry and audit trail: deployments, verify the hash chain", _step_audit),  # keep last: verifies the rest
+    ("registry and audit trail: deployments, verify the hash chain", _step_audit),  # after every step that audits
+    ("deployment report: the loop's spx-sma as one HTML page", _step_deployment_report),  # audits nothing
 ]
 
 
@@ -157,4 +164,7 @@ def run_demo(*, fast: bool = True, governed: bool = False) -> dict:
                           f"`harness --home {home} gate spx-sma {version}` shows its decision, and "
                           f"`harness --home {home} approve spx-sma {version} --by YOUR_NAME` promotes it "
                           "(not as demo-deployer: separation of duties)")
+    report = ctx.get("deployment_report")
+    if report is not None:
+        console.print(f"[bold]the deployment's story:[/] {report}", highlight=False, soft_wrap=True)
     return ctx

@@ -16,13 +16,25 @@ def report_cmd(
     run_id: Annotated[str | None, typer.Argument(help="A logged MLflow run id (backtest, optimize or run).")] = None,
     results: Annotated[Path | None, typer.Option("--results", help="A results folder written by `harness backtest` "
                                                  "or `harness run` (no MLflow needed).")] = None,
+    deployment: Annotated[str | None, typer.Option("--deployment", "-d", help="A deployment's story so far: "
+                                                   "retrains, gate decisions, promotions, paper vs backtest, "
+                                                   "alerts, regimes, lineage.")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Where to write the HTML page.")] = None,
 ) -> None:
     """Write an HTML report (plotly embedded, opens offline) and print its path."""
     from harness.errors import InputError
-    from harness.report import results_report, run_report
+    from harness.report import deployment_report, results_report, run_report
 
-    if (run_id is None) == (results is None):
-        raise InputError("say what to report on: a RUN_ID or --results DIR (one of them)")
-    path = run_report(run_id, out) if run_id is not None else results_report(results, out)
+    given = [what for what, value in (("RUN_ID", run_id), ("--results DIR", results),
+                                      ("--deployment NAME", deployment)) if value is not None]
+    if len(given) != 1:
+        found = f"; got {' and '.join(given)}" if given else ""
+        raise InputError("say what to report on: exactly one of RUN_ID, --results DIR or --deployment NAME"
+                         + found)
+    if run_id is not None:
+        path = run_report(run_id, out)
+    elif results is not None:
+        path = results_report(results, out)
+    else:
+        path = deployment_report(deployment, out)
     typer.echo(f"report written to {path}")

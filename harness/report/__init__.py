@@ -3,6 +3,7 @@
 >>> from harness.report import backtest_report
 >>> path = backtest_report(result)                 # a BacktestResult -> <home>/reports/....html
 >>> path = results_report("results/backtest-...")  # a results folder, no MLflow needed
+>>> path = deployment_report("spx-sma")            # a deployment's story so far
 
 Each page embeds plotly.js once (about 4.8 MB) and opens offline. It shows the engine's
 own statistics (``BacktestResult.stats``, ``OptimizationResult.summary()``) unchanged;
@@ -19,13 +20,14 @@ from typing import Any
 
 from harness.errors import InputError
 
-__all__ = ["backtest_report", "optimization_report", "results_report", "run_report", "default_report_path",
-           "PANELS"]
+__all__ = ["backtest_report", "optimization_report", "results_report", "run_report", "deployment_report",
+           "default_report_path", "PANELS"]
 
 #: The panels each kind of report contains (``data-panel`` attributes on the page).
 PANELS = {
     "backtest": ("summary", "equity", "trades", "monthly", "rolling", "regimes", "lineage"),
     "optimization": ("summary", "history", "importances", "folds", "oos_equity", "lineage"),
+    "deployment": ("summary", "timeline", "decisions", "paper", "alerts", "regimes", "lineage"),
 }
 
 
@@ -86,3 +88,20 @@ def run_report(run_id: str, path: str | Path | None = None) -> Path:
     from harness.report._runs import run_report as _run_report
 
     return _run_report(run_id, path)
+
+
+def deployment_report(name: str, path: str | Path | None = None) -> Path:
+    """Write the report of deployment ``name``: its story so far; returns its path.
+
+    Panels: the state (aliases, counts), the timeline of retrains, decisions, promotions,
+    rollbacks and paper events (the audit trail), each gate decision's check table, the
+    paper equity over the engine's backtest of the versions the ledger traded on the same
+    bars, alerts (paper ledger, risk events, monitor), regime bands from the deployment's
+    own detector, and the champion's lineage. A panel whose data does not exist yet says
+    so. An unknown name is a :class:`~harness.errors.UnknownDeploymentError`. The default
+    path is ``<home>/reports/deployment-<name>-<UTC stamp>.html``.
+    """
+    from harness.report._deployment import deployment_data, deployment_page
+
+    page = deployment_page(deployment_data(name))
+    return page.write(Path(path) if path is not None else default_report_path("deployment", name))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,8 @@ from harness.report._transforms import (
     rolling_volatility,
 )
 
-__all__ = ["RunData", "from_result", "from_results_dir", "backtest_page", "MAX_POINTS"]
+__all__ = ["RunData", "from_result", "from_results_dir", "backtest_page", "regime_panel", "lineage_panel",
+           "MAX_POINTS"]
 
 #: Points per plotted line; longer series are downsampled (bucket min/max) and the page says so.
 MAX_POINTS = 4000
@@ -120,7 +122,7 @@ def backtest_page(data: RunData, *, title: str | None = None) -> Page:
     _trades_panel(page, data)
     _monthly_panel(page, data)
     _rolling_panel(page, data, ppy)
-    _regime_panel(page, data)
+    regime_panel(page, data.close)
     lineage_panel(page, {**lin, **data.extra_lineage})
     return page
 
@@ -230,48 +232,59 @@ def _rolling_panel(page: Page, data: RunData, ppy: float) -> None:
              note=_note(notes))
 
 
-def _regime_panel(page: Page, data: RunData, detector: Any = None) -> None:
+def regime_panel(page: Page, close: pd.DataFrame | None, detector: Any = None, *, symbol: str | None = None,
+                 shown_from: Any = None, note: str = "") -> None:
+    """Price of ``symbol`` (default: the first column) with the bands an online detector labelled
+    high-volatility. The detector runs over every bar of ``close``; only the bars from
+    ``shown_from`` on are drawn (so labels there are the ones the detector gave at the time,
+    having seen the history before them)."""
     import plotly.graph_objects as go
 
-    if data.close is None or not data.close.shape[1]:
+    if close is None or not close.shape[1]:
         page.add("regimes", "Volatility regimes", html_fragment="<p>The bars of this run are not in the home "
                  "store, so regimes cannot be computed.</p>")
         return
     from harness import regime
 
-    sym = data.close.columns[0]
-    close = data.close[sym]
-    c = close.to_numpy(dtype=np.float64)
+    sym = symbol if symbol is not None else close.columns[0]
+    px = close[sym]
+    c = px.to_numpy(dtype=np.float64)
     r = np.full(c.shape, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         r[1:] = np.log(c[1:] / c[:-1])
     det = detector if detector is not None else regime.default()
     res = det.run(r)
+    first = 0 if shown_from is None else int(np.searchsorted(px.index, pd.Timestamp(shown_from), "left"))
+    first = min(first, max(len(px) - 1, 0))
     fig = go.Figure()
     notes: list[str] = []
-    _line(fig, close.dropna(), sym, notes)
-    idx = close.index
+    _line(fig, px.iloc[first:].dropna(), sym, notes)
+    idx = px.index
     colours = {0: "rgba(46,125,50,0.10)", 1: "rgba(249,168,37,0.18)", 2: "rgba(198,40,40,0.18)"}
     for p in res.periods():
-        if p.label <= 0:
+        if p.label <= 0 or p.end < first:
             continue
-        fig.add_vrect(x0=idx[p.start], x1=idx[min(p.end + 1, len(idx) - 1)], line_width=0,
+        fig.add_vrect(x0=idx[max(p.start, first)], x1=idx[min(p.end + 1, len(idx) - 1)], line_width=0,
                       fillcolor=colours.get(min(p.label, 2), "rgba(198,40,40,0.18)"), layer="below")
     fig.update_layout(height=380, template="plotly_white", margin={"l": 50, "r": 20, "t": 20, "b": 30},
-                      yaxis_type="log" if bool((close.dropna() > 0).all()) else "linear")
-    n_changes = int(res.change_points.size)
+                      yaxis_type="log" if bool((px.iloc[first:].dropna() > 0).all()) else "linear")
+    n_changes = int((res.change_points >= first).sum())
     page.add("regimes", f"Volatility regimes of {sym} ({det.name} detector, {n_changes} changes)", figure=fig,
              note=(f"Shaded: bars the online {det.name} detector labelled high-volatility at the time "
-                   f"(no hindsight). {_note(notes)}").strip())
+                   f"(no hindsight). {note} {_note(notes)}").strip().replace("  ", " "))
 
 
-def lineage_panel(page: Page, lineage: dict[str, Any]) -> None:
-    keys = ("run_id", "reproduced", "snapshot_id", "data_digest", "code_version", "seed", "strategy", "params", "symbols",
-            "frequency", "start", "end", "study_name", "config")
+LINEAGE_KEYS = ("run_id", "reproduced", "snapshot_id", "data_digest", "code_version", "seed", "strategy", "params",
+                "symbols", "frequency", "start", "end", "study_name", "config")
+
+
+def lineage_panel(page: Page, lineage: dict[str, Any], *, keys: tuple[str, ...] = LINEAGE_KEYS,
+                  note: str = "Everything needed to reproduce this result (harness reproduce RUN_ID).",
+                  empty: str = "") -> None:
     rows = []
     for k in keys:
         if k in lineage and lineage[k] not in (None, ""):
             v = lineage[k]
             rows.append((k, json.dumps(v, sort_keys=True, default=str) if isinstance(v, (dict, list)) else v))
-    page.add("lineage", "Lineage", html_fragment=table_html(rows, ("field", "value")),
-             note="Everything needed to reproduce this result (harness reproduce RUN_ID).")
+    fragment = table_html(rows, ("field", "value")) if rows or not empty else f"<p>{html.escape(empty)}</p>"
+    page.add("lineage", "Lineage", html_fragment=fragment, note=note)

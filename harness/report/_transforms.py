@@ -16,7 +16,7 @@ import pandas as pd
 from harness.errors import InputError
 
 __all__ = ["returns_of", "drawdown", "monthly_returns", "rolling_sharpe", "rolling_volatility",
-           "downsample", "buy_and_hold"]
+           "downsample", "buy_and_hold", "relative_gap"]
 
 
 def returns_of(equity: pd.Series, init_cash: float) -> pd.Series:
@@ -157,3 +157,16 @@ def buy_and_hold(close: pd.DataFrame, init_cash: float) -> pd.Series:
     cash_share = float(init_cash) / close.shape[1]
     value = held.where(px.notna(), cash_share)
     return value.sum(axis=1).rename("buy and hold")
+
+
+def relative_gap(actual: pd.Series, expected: pd.Series) -> pd.Series:
+    """``actual / expected - 1`` on the timestamps both series share (paper against backtest).
+
+    Timestamps only one of them has are dropped; where ``expected`` is zero the gap is NaN.
+    """
+    a, b = actual.align(expected, join="inner")
+    x = a.to_numpy(dtype=np.float64)
+    y = b.to_numpy(dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gap = np.where(y != 0.0, x / y - 1.0, np.nan)
+    return pd.Series(gap, index=a.index, name="relative gap")

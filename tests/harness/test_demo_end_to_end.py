@@ -97,3 +97,16 @@ def test_the_demo_regime_step_finds_autumn_2008_and_resumes_streaming_exactly(de
     assert re.search(r"cusum: \d+ changes, \d+ retrain triggers, \d+% of days high-vol; "
                      r"autumn-2008 detection 2008-09-29", out), out
     assert "streaming resume == batch" in out
+
+
+@pytest.mark.slow
+def test_the_demo_ends_by_writing_the_loops_deployment_report(demo):
+    from harness.report import PANELS
+
+    home, proc, out = demo
+    path = home / "reports" / "demo-deployment-spx-sma.html"
+    assert f"the deployment's story: {path}" in out
+    assert out.rstrip().endswith(str(path))
+    html = path.read_text(encoding="utf-8")
+    assert re.findall(r'data-panel="([a-z_]+)"', html) == list(PANELS["deployment"])
+    assert "Deployment: spx-sma" in html and "retrain triggered" in html  # the loop's retrains, from its trail

@@ -32,3 +32,72 @@ def chromium():
             pytest.fail(msg + " [CI=true: a missing service fails the run]")
         pytest.skip(msg)
     return found
+
+
+# ----------------------------------------------------------------------------- deployments
+REPO = Path(__file__).resolve().parents[3]
+SMA = ("sma_crossover", {"fast": 5, "slow": 20})
+DONCHIAN = ("donchian_breakout", {"entry": 15, "exit": 7})
+PAPER_FROM, SWAP_AT = 150, 280  # bars of stored_bars: paper-traded from, v2 takes over at
+
+
+def deployment_spec(name: str) -> str:
+    """The shipped spx_sma spec, renamed and pointed at the test bars (AAA, BBB)."""
+    text = (REPO / "experiments" / "deployments" / "spx_sma.toml").read_text()
+    return (text.replace('name = "spx-sma"', f'name = "{name}"').replace('symbols = ["SPX"]', 'symbols = ["AAA", "BBB"]')
+            .replace('start = "1999-01-01"\n', ""))
+
+
+def decision(outcome: str, *, sharpe: float, threshold: float = 0.5) -> dict:
+    """A gate decision (``harness.gate.Decision.to_dict()``) with two checks."""
+    from datetime import UTC, datetime
+
+    from harness.gate import CheckResult, Decision
+
+    checks = (CheckResult("holdout_sharpe", sharpe >= threshold, sharpe, threshold, "holdout Sharpe of the candidate",
+                          op=">="),
+              CheckResult("pbo", True, 0.2, 0.5, "probability of backtest overfitting", op="<="))
+    return Decision(outcome=outcome, checks=checks, reasons=(f"holdout_sharpe {sharpe} vs {threshold}",),
+                    evidence_digest="e" * 64, time=datetime.now(UTC).isoformat(), policy={"mode": "auto"}).to_dict()
+
+
+def register(reg, bars, name: str, strategy) -> object:
+    from harness import BacktestConfig
+    from harness._bars import home_store
+
+    return reg.register(name, strategy=strategy[0], params=strategy[1],
+                        config=BacktestConfig(fee_rate=0.001, size_granularity=1.0), symbols=list(bars.symbols),
+                        frequency="1d", snapshot_id=home_store().resolve(), data_digest=bars.digest(), seed=1)
+
+
+@pytest.fixture
+def traded_deployment(stored_bars):
+    """Deployment ``dep``: v1 promoted and paper-traded from bar 150, v2 promoted at bar 280 (the runner
+    swaps), v3 rejected by the gate; one monitor alert. Returns (registry, name)."""
+    from harness.monitor import Alert, JsonlSink, alerts_path
+    from harness.paper import PaperRunner, ReplayFeed
+    from harness.registry import Registry
+
+    reg = Registry.open()
+    name = "dep"
+    reg.create_deployment(name, mode="auto", baseline="cash", spec=deployment_spec(name), spec_hash="h1", by="alice")
+    v1 = register(reg, stored_bars, name, SMA)
+    reg.promote(name, v1.version, decision=reg.record_decision(name, v1.version, decision("promote", sharpe=1.1)))
+    runner = PaperRunner(name, feed=ReplayFeed(stored_bars[PAPER_FROM:], history=stored_bars[:PAPER_FROM]),
+                         registry=reg, swap_check_every=0.0)
+    seen = []
+
+    def on_bar(res):
+        seen.append(res.time)
+        if len(seen) == SWAP_AT - PAPER_FROM:  # promoted after this bar: the next bar trades v2
+            v2 = register(reg, stored_bars, name, DONCHIAN)
+            reg.promote(name, v2.version,
+                        decision=reg.record_decision(name, v2.version, decision("promote", sharpe=0.9)))
+
+    runner.run(on_bar=on_bar)
+    runner.close()
+    v3 = register(reg, stored_bars, name, ("sma_crossover", {"fast": 3, "slow": 40}))
+    reg.record_decision(name, v3.version, decision("reject", sharpe=0.1))
+    JsonlSink(alerts_path(name)).send(Alert(name, "tracking_error", "alert", "max_gap", 0.05, 0.01,
+                                            (0, 10), int(stored_bars.timestamps[300])))
+    return reg, name

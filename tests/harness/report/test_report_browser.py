@@ -12,10 +12,10 @@ from pathlib import Path
 import browser
 import pytest
 
-from harness.report import PANELS, backtest_report, optimization_report
+from harness.report import PANELS, backtest_report, deployment_report, optimization_report
 
 # panels that are tables only; every other panel must draw a non-empty plot
-TABLE_PANELS = {"summary", "lineage", "folds"}
+TABLE_PANELS = {"summary", "lineage", "folds", "decisions"}
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 
 
@@ -48,6 +48,15 @@ def test_optimisation_report_renders_every_panel_in_chromium(chromium, stored_ba
     res = optimize(stored_bars, "sma_crossover", n_trials=12, cv="walk-forward:train=200,test=50",
                    seed=3, search_space={"fast": [3, 15], "slow": [20, 60]})
     _check(browser.render(optimization_report(res, tmp_path / "opt.html")), "optimization")
+
+
+@pytest.mark.slow
+def test_deployment_report_renders_every_panel_in_chromium(chromium, traded_deployment, tmp_path):
+    _, name = traded_deployment
+    path = deployment_report(name, tmp_path / "dep.html")
+    rendered = browser.render(path)
+    _check(rendered, "deployment")
+    assert rendered.panels["decisions"]["text"] > 200  # the check tables of the open decisions
 
 
 def test_a_blank_page_fails_the_pixel_check(chromium, tmp_path):

@@ -14,6 +14,7 @@ from harness.report._transforms import (
     downsample,
     drawdown,
     monthly_returns,
+    relative_gap,
     returns_of,
     rolling_sharpe,
     rolling_volatility,
@@ -105,3 +106,12 @@ def test_buy_and_hold_holds_equal_shares_bought_at_each_first_price():
 def test_rolling_window_must_be_an_integer_of_two_or_more():
     with pytest.raises(InputError, match="rolling window"):
         rolling_sharpe(pd.Series([0.1, 0.2, 0.3]), 1, 252.0)
+
+
+def test_relative_gap_is_paper_over_backtest_minus_one_on_the_shared_bars():
+    paper = _equity([100.0, 103.0, 99.0, 110.0])
+    backtest = _equity([100.0, 100.0, 0.0, 100.0, 120.0], start="2020-01-02")  # one bar later, one more
+    gap = relative_gap(paper, backtest)
+    assert list(gap.index) == list(paper.index[1:])
+    np.testing.assert_allclose(gap.to_numpy(), [0.03, -0.01, np.nan], equal_nan=True)
+    assert relative_gap(paper, paper).abs().max() == 0.0
