@@ -97,45 +97,89 @@ def demo_step(ctx: dict) -> str:
             f"look: harness --home {home} status")
 
 
-def edge_step(ctx: dict) -> str:
-    """SYNTHETIC market with a planted edge: trends the SMA crossover can ride, regime by regime."""
+#: The SYNTHETIC edge market (bars): the deployment is made at EDGE_CUT, the volatility regime
+#: changes at EDGE_CHANGE, the replay ends at EDGE_BARS.
+EDGE_BARS, EDGE_CUT, EDGE_CHANGE, EDGE_SYMBOLS = 1460, 1000, 1050, 12
+
+
+def edge_market(seed: int = 11):
+    """A SYNTHETIC market with a planted edge that moves (``market_data.synthetic.regime_switching``).
+
+    Twelve symbols share one drift path. Before bar ``EDGE_CHANGE`` (1.2 % a day of noise):
+    trends of about 60 bars (0.5 % a day), which a fast SMA crossover rides. From then on
+    (0.1 % of noise, so the detector sees the volatility fall): slower trends of about 80
+    bars (0.2 % a day) under a 12-bar oscillation (0.6 % a day, 6 bars each way) that makes
+    the fast crossover trade against itself, and that a 12/15 crossover averages out.
+    Returns ``(bars, change_bar)``.
+    """
     import numpy as np
 
+    from market_data.synthetic import Regime, regime_switching
+
+    regimes = [Regime(vol=0.012, drift=0.005, name="trend up"), Regime(vol=0.012, drift=-0.005, name="trend down")]
+    for st in (1, -1):
+        for so in (1, -1):
+            regimes.append(Regime(vol=0.001, drift=st * 0.002 + so * 0.006, name=f"calm {st:+d} swing {so:+d}"))
+    rng = np.random.default_rng(seed)
+    sched, t, up = [], 0, True
+    while t < EDGE_CHANGE:
+        sched.append((t, 0 if up else 1))
+        t, up = min(EDGE_CHANGE, t + max(10, int(rng.geometric(1 / 60)))), not up
+    st, so, flip = 1, 1, EDGE_CHANGE + max(20, int(rng.geometric(1 / 80)))
+    while t < EDGE_BARS:
+        if t >= flip:
+            st, flip = -st, t + max(20, int(rng.geometric(1 / 80)))
+        sched.append((t, 2 + (0 if st > 0 else 2) + (0 if so > 0 else 1)))
+        t, so = t + 6, -so
+    bars, _ = regime_switching(EDGE_BARS, EDGE_SYMBOLS, regimes=regimes, schedule=sched, seed=seed,
+                               symbols=[f"EDGE{i}" for i in range(EDGE_SYMBOLS)], start="2001-01-01")
+    return bars, EDGE_CHANGE
+
+
+def _edge_spec(ctx: dict, symbols: list[str]) -> str:
+    import json
+
+    text = _spec_text(ctx, "synthetic-edge", "auto").replace('symbols = ["SPX"]', f"symbols = {json.dumps(symbols)}")
+    for old, new in (('start = "1999-01-01"', 'start = "2001-01-01"'), ("long_short = false", "long_short = true"),
+                     ('baseline = "buy_and_hold"', 'baseline = "cash"'), ('max_age = "180d"', 'max_age = "1y"'),
+                     ('search_space = { fast = [5, 60], slow = [70, 250] }',
+                      'search_space = { fast = [2, 20], slow = [10, 80] }'),
+                     ('window = "trailing:8y"', 'window = "regime"'), ('holdout = "1y"', 'holdout = "6m"'),
+                     ('train = "3y"', 'train = "6m"'), ('test = "1y"', 'test = "3m"'),
+                     ('timeout = "10min"', 'timeout = "10min"\nfallback = "trailing:2y"')):
+        if old not in text:
+            raise AssertionError(f"the demo's edge spec expects {old!r} in spx_sma.toml")
+        text = text.replace(old, new)
+    return text
+
+
+def edge_step(ctx: dict) -> str:
+    """SYNTHETIC market with a planted edge that moves: the loop retrains, promotes and swaps."""
     from harness.retrain._flow import deploy
     from harness.watch import watch
-    from market_data.synthetic import Regime, regime_switching
 
     console = ctx.get("console")
     echo = (lambda m: console.print(f"      {m}", highlight=False, soft_wrap=True)) if console else (lambda m: None)
     home = loop_home(ctx)
-    regimes = [Regime(vol=0.006, drift=0.0012, name="calm uptrend"),
-               Regime(vol=0.018, drift=-0.0025, name="stressed downtrend")]
-    bars, truth = regime_switching(1800, 1, regimes=regimes, schedule=[(0, 0), (1250, 1), (1500, 0)], seed=11,
-                                   symbols=["EDGE"], start="2001-01-01")
-    cut = 1200
-    text = _spec_text(ctx, "synthetic-edge", "auto").replace('symbols = ["SPX"]', 'symbols = ["EDGE"]')
-    text = text.replace('start = "1999-01-01"', 'start = "2001-01-01"').replace("long_short = false",
-                                                                                   "long_short = true")
-    text = text.replace('baseline = "buy_and_hold"', 'baseline = "cash"').replace('max_age = "180d"\n', "")
-    text = text.replace('window = "trailing:8y"', 'window = "expanding"').replace('holdout = "1y"', 'holdout = "6m"')
-    text = text.replace('train = "3y"', 'train = "2y"').replace('test = "1y"', 'test = "6m"')
+    bars, change = edge_market()
     with _home(home):
         from harness._bars import home_store
 
         store = home_store(create=True)
-        store.write(bars[:cut], message="SYNTHETIC edge market: history")
+        store.write(bars[:EDGE_CUT], message="SYNTHETIC edge market: history")
         spec = home / "synthetic_edge.toml"
-        spec.write_text("# SYNTHETIC market with a planted edge (market_data.synthetic)\n" + text)
+        spec.write_text("# SYNTHETIC market with a planted edge (harness._loop_demo.edge_market)\n"
+                        + _edge_spec(ctx, list(bars.symbols)))
         out = deploy(spec, by="demo-deployer")
-        echo("deployed synthetic-edge: " + "; ".join(m for m in out.messages if m.startswith("gate:")))
-        store.write(bars[cut:], message="SYNTHETIC edge market: live")
+        echo("deployed synthetic-edge: " + "; ".join(m for m in out.messages if m.startswith(("candidate 0",
+                                                                                                  "gate:"))))
+        store.write(bars[EDGE_CUT:], message="SYNTHETIC edge market: live")
         res = watch("synthetic-edge", until=int(bars.timestamps[-1]), echo=echo)
         ctx["edge"] = res
-    changes = ", ".join(str(int(c)) for c in np.asarray(truth.change_points))
-    outcome = (f"{len(res.swaps)} champion swaps, {res.bars} bars paper-traded" if res.state != "NO_CHAMPION"
+    outcome = (f"{len(res.swaps)} champion swap(s), {res.bars} bars paper-traded" if res.state != "NO_CHAMPION"
                else "the gate refused every candidate under its default thresholds, so nothing was promoted")
-    return (f"SYNTHETIC (planted edge, regime changes at bars {changes}): {len(res.retrains)} retrains; "
-            f"{outcome}")
+    return (f"SYNTHETIC (planted edge; the volatility regime and the edge change at bar {change} of "
+            f"{bars.n_bars}): {len(res.retrains)} retrains; {outcome}")
 
 
 def _pending_version(name: str) -> int | None:

@@ -13,19 +13,26 @@ def demo_step(ctx: dict) -> str:
 
 
 def deployment_step(ctx: dict) -> str:
-    """The closed loop's ``spx-sma`` (``<home>/loop``; the home's own when the loop did not run) as one page."""
+    """The closed loop's deployments (``<home>/loop``; the home's own ``spx-sma`` when the loop did not
+    run) as one page each: the synthetic edge market's (promotions, a swap, paper equity), then
+    ``spx-sma``'s, whose path ends the demo."""
     from harness.config import paths
     from harness.report import deployment_report
 
-    out = paths().ensure().home / "reports" / "demo-deployment-spx-sma.html"
+    reports = paths().ensure().home / "reports"
+    out = reports / "demo-deployment-spx-sma.html"
     loop = ctx.get("loop")
+    edge = None
     if loop is not None:
         from harness._loop_demo import _home
 
         with _home(loop["home"]):
+            if ctx.get("edge") is not None:
+                edge = deployment_report("synthetic-edge", reports / "demo-deployment-synthetic-edge.html")
             path = deployment_report("spx-sma", out)
     else:
         path = deployment_report("spx-sma", out)
     ctx["deployment_report"] = path
-    return (f"report of deployment spx-sma (timeline, gate check tables, paper vs backtest, alerts, regimes, "
-            f"lineage): {path}")
+    first = f"synthetic-edge (promotions, the swap, paper vs backtest): {edge}; " if edge is not None else ""
+    return (f"reports of the deployments (timeline, gate check tables, paper vs backtest, alerts, regimes, "
+            f"lineage): {first}spx-sma: {path}")

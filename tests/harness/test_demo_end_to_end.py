@@ -110,3 +110,14 @@ def test_the_demo_ends_by_writing_the_loops_deployment_report(demo):
     html = path.read_text(encoding="utf-8")
     assert re.findall(r'data-panel="([a-z_]+)"', html) == list(PANELS["deployment"])
     assert "Deployment: spx-sma" in html and "retrain triggered" in html  # the loop's retrains, from its trail
+
+
+@pytest.mark.slow
+def test_the_demo_synthetic_edge_market_promotes_and_swaps_under_the_default_gate(demo):
+    home, _, out = demo
+    m = re.search(r"SYNTHETIC \(planted edge; the volatility regime and the edge change at bar 1050 of 1460\): "
+                  r"(\d+) retrains; (\d+) champion swap\(s\), (\d+) bars paper-traded", out)
+    assert m, out[-4000:]
+    assert int(m.group(1)) >= 2 and int(m.group(2)) >= 1 and int(m.group(3)) == 460
+    html = (home / "reports" / "demo-deployment-synthetic-edge.html").read_text(encoding="utf-8")
+    assert "Deployment: synthetic-edge" in html and "promotion" in html
