@@ -71,6 +71,10 @@ def test_sigkill_at_random_moments_ends_with_the_uninterrupted_ledger(tmp_path):
                 f.unlink()
             continue
         assert rc == -signal.SIGKILL, err
+        if not (folder / "crash.db").exists():
+            # the parent's kill landed in the child's start-up (slow under load), before the ledger was
+            # created: nothing was written, nothing to check, and it is not counted as a kill
+            continue
         kills += 1
         where.update(line.split()[1] for line in out.splitlines() if line.startswith("kill "))
         led = Ledger(folder / "crash.db")  # readable and consistent after every kill
