@@ -79,6 +79,7 @@ def demo_step(ctx: dict) -> str:
         echo(f"feed: appended {n} bars of {', '.join(symbols)} ({REPLAY_START} .. {REPLAY_END}), one commit each")
         res = watch("spx-sma", until=REPLAY_END, echo=echo)
         ctx["loop"] = {"home": home, "result": res, "mode": mode, "pending": _pending_version("spx-sma")}
+        _print_first_check_table(res, echo)
         from harness import audit
 
         ok = audit.trail().verify()
@@ -180,6 +181,28 @@ def edge_step(ctx: dict) -> str:
                else "the gate refused every candidate under its default thresholds, so nothing was promoted")
     return (f"SYNTHETIC (planted edge; the volatility regime and the edge change at bar {change} of "
             f"{bars.n_bars}): {len(res.retrains)} retrains; {outcome}")
+
+
+def _print_first_check_table(res, echo) -> None:
+    """The gate's check table of the first regime-change retrain's challenger (as the registry recorded it)."""
+    import re
+
+    from harness.gate import Decision
+    from harness.registry import Registry
+
+    regime = [r for r in res.retrains if r["reason"] == "regime_change"]
+    found = next((m for r in regime for m in [re.search(r"challenger: v(\d+)", "\n".join(r.get("output") or []))]
+                  if m), None)
+    if found is None:
+        return
+    version = int(found.group(1))
+    dec = next((d for d in Registry.open().decisions(res.deployment) if int(d.get("version", -1)) == version), None)
+    if dec is None:
+        return
+    d = Decision.from_dict(dec)
+    echo(f"gate check table of v{version}, the challenger of the {regime[0]['time']} retrain: {d.outcome}")
+    for line in d.table().splitlines():
+        echo(f"    {line}")
 
 
 def _pending_version(name: str) -> int | None:

@@ -280,7 +280,8 @@ class Watcher:
                 ev = events[-1]
                 trig = {"reason": "regime_change", "trigger": {
                     "bar": ev.bar, "since": ev.since, "from_label": ev.from_label, "to_label": ev.to_label,
-                    "volatility": ev.volatility, "timestamp": ev.timestamp, "detector_digest": state.digest(),
+                    "volatility": ev.volatility, "timestamp": ev.timestamp, "kind": ev.kind,
+                    "detector_digest": state.digest(),
                     "events_since_last_check": len(events)}}
             elif _max_age_due(self.spec, state, prefix):
                 trig = {"reason": "max_age", "trigger": {"timestamp": t, "max_age": str(self.spec.retrain.max_age),

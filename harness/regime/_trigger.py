@@ -24,8 +24,13 @@ class RegimeChange:
     to_label: int
     volatility: float
     timestamp: int | None = None
+    #: ``"label"``: a new label confirmed; ``"change_point"``: a change point the detector
+    #: reported inside the current label (``TriggerPolicy.on_change_point``)
+    kind: str = "label"
 
     def describe(self) -> str:
+        if self.kind == "change_point":
+            return f"change point within {LABEL_NAMES[self.to_label]} at bar {self.bar}"
         return f"{LABEL_NAMES[self.from_label]} -> {LABEL_NAMES[self.to_label]} at bar {self.bar} (since {self.since})"
 
 
@@ -34,6 +39,9 @@ class TriggerPolicy(Config):
 
     min_duration: int = param(5, low=1, high=10_000, doc="bars the new label must hold before it is confirmed")
     cooldown: int = param(20, low=0, high=100_000, doc="minimum bars between two events")
+    on_change_point: bool = param(False, doc="also fire on a change point the detector reports inside the "
+                                             "confirmed label (a volatility shift that keeps the label, such "
+                                             "as a crash inside a stressed regime), under the same cooldown")
 
 
 class Trigger:
@@ -42,7 +50,9 @@ class Trigger:
     A label different from the last confirmed one fires once it has held for
     ``min_duration`` consecutive bars and at least ``cooldown`` bars have passed since
     the previous event (otherwise it fires when the cooldown ends, if it still holds).
-    The first confirmed label is the baseline and does not fire. State: ``state()`` /
+    The first confirmed label is the baseline and does not fire. With ``on_change_point``
+    a detected change point (``RegimeState.change``) inside the confirmed label fires too
+    (``kind="change_point"``), at once, if the cooldown has passed. State: ``state()`` /
     ``Trigger.from_state()``.
     """
 
@@ -67,9 +77,14 @@ class Trigger:
             if held >= self.policy.min_duration:
                 self._confirmed = label
             return None
-        if label == self._confirmed or held < self.policy.min_duration:
+        cooling = self._last_event is not None and bar - self._last_event < self.policy.cooldown
+        if label == self._confirmed:
+            if self.policy.on_change_point and state.change and not cooling:
+                self._last_event = bar
+                return RegimeChange(bar=bar, since=bar, from_label=label, to_label=label,
+                                    volatility=state.volatility, timestamp=timestamp, kind="change_point")
             return None
-        if self._last_event is not None and bar - self._last_event < self.policy.cooldown:
+        if held < self.policy.min_duration or cooling:
             return None
         event = RegimeChange(bar=bar, since=self._since, from_label=self._confirmed, to_label=label,
                              volatility=state.volatility, timestamp=timestamp)
@@ -81,9 +96,10 @@ class Trigger:
         """All events of a batch result (from a fresh trigger; the same as streaming)."""
         self.reset()
         out = []
+        changes = set(np.asarray(result.change_points).tolist())
         for t in range(len(result)):
             st = RegimeState(bar=t, label=int(result.labels[t]), volatility=float(result.volatility[t]),
-                             score=float(result.score[t]), change=False)
+                             score=float(result.score[t]), change=t in changes)
             ev = self.update(st, None if timestamps is None else int(timestamps[t]))
             if ev is not None:
                 out.append(ev)

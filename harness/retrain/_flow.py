@@ -287,10 +287,14 @@ def trigger(name: str, *, if_regime_changed: bool = False, reason: str | None = 
                 ev = events[-1]
                 why = reason or "regime_change"
                 trig = {"bar": ev.bar, "since": ev.since, "from_label": ev.from_label, "to_label": ev.to_label,
-                        "volatility": ev.volatility, "timestamp": ev.timestamp,
+                        "volatility": ev.volatility, "timestamp": ev.timestamp, "kind": ev.kind,
                         "detector_digest": state.digest(), "events_since_last_check": len(events)}
-                msgs.append(f"regime change: {_label(ev.from_label)} -> {_label(ev.to_label)} detected "
-                            f"{_fmt(ev.timestamp)} (since bar {ev.since})")
+                if ev.kind == "change_point":
+                    msgs.append(f"regime change: a change point within {_label(ev.to_label)} detected "
+                                f"{_fmt(ev.timestamp)}")
+                else:
+                    msgs.append(f"regime change: {_label(ev.from_label)} -> {_label(ev.to_label)} detected "
+                                f"{_fmt(ev.timestamp)} (since bar {ev.since})")
             elif _max_age_due(spec, state, bars):
                 why = reason or "max_age"
                 trig = {"timestamp": int(bars.timestamps[-1]), "max_age": str(spec.retrain.max_age),

@@ -621,7 +621,8 @@ def _trigger_dict(trigger: Any) -> dict[str, Any] | None:
         d = dict(trigger)
     else:  # a RegimeChange
         d = {"bar": trigger.bar, "since": trigger.since, "from_label": trigger.from_label,
-             "to_label": trigger.to_label, "volatility": trigger.volatility, "timestamp": trigger.timestamp}
+             "to_label": trigger.to_label, "volatility": trigger.volatility, "timestamp": trigger.timestamp,
+             "kind": getattr(trigger, "kind", "label")}
     if d.get("timestamp") is None:
         raise InputError(f"a trigger needs the timestamp of its bar, got {d!r}")
     from harness.regime import LABEL_NAMES

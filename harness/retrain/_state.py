@@ -126,6 +126,7 @@ class DetectorState:
             r = np.log(seq[1:] / seq[:-1])
         base = self.n_bars
         res = self.detector.update_many(r)
+        changes = set(np.asarray(res.change_points).tolist())
         out = []
         for i in range(r.size):
             t = int(ts[start + i])
@@ -133,7 +134,7 @@ class DetectorState:
             if not self.runs or self.runs[-1][1] != lab:
                 self.runs.append([t, lab])
             st = RegimeState(bar=base + i, label=lab, volatility=float(res.volatility[i]), score=float(res.score[i]),
-                             change=False)
+                             change=i in changes)
             ev = self.trigger.update(st, t)
             if ev is not None:
                 out.append(ev)
@@ -162,9 +163,16 @@ class DetectorState:
 
     def check_matches(self, spec: Any, path: Path) -> None:
         """The state was built for this spec's detector, trigger policy and symbol."""
+        from harness.regime import TriggerPolicy
+
         want = _policy_dict(spec)
+        have = dict(self.setup)
+        try:  # a policy stored before a field was added holds its default
+            have["trigger"] = TriggerPolicy(**have.get("trigger", {})).to_dict()
+        except Exception:  # noqa: BLE001 - unreadable: reported as a mismatch below
+            pass
         for key in ("detector", "config", "trigger", "symbol"):
-            if self.setup.get(key) != want[key]:
+            if have.get(key) != want[key]:
                 raise DetectorStateError(
                     f"detector state {path} was built with {key} {self.setup.get(key)!r}, but the spec of "
                     f"{spec.name!r} now says {want[key]!r}; rebuild it with `harness retrain {spec.name} "
@@ -232,7 +240,7 @@ class DetectorState:
 def _event_dict(ev: Any) -> dict[str, Any]:
     return {"bar": ev.bar, "since": ev.since, "from_label": ev.from_label, "to_label": ev.to_label,
             "volatility": ev.volatility if math.isfinite(ev.volatility) else None, "timestamp": ev.timestamp,
-            "time": _fmt(ev.timestamp)}
+            "time": _fmt(ev.timestamp), "kind": getattr(ev, "kind", "label")}
 
 
 class deployment_lock:  # noqa: N801 - used as a context manager, like open()

@@ -121,3 +121,14 @@ def test_the_demo_synthetic_edge_market_promotes_and_swaps_under_the_default_gat
     assert int(m.group(1)) >= 2 and int(m.group(2)) >= 1 and int(m.group(3)) == 460
     html = (home / "reports" / "demo-deployment-synthetic-edge.html").read_text(encoding="utf-8")
     assert "Deployment: synthetic-edge" in html and "promotion" in html
+
+
+@pytest.mark.slow
+def test_the_demo_loop_retrains_on_the_autumn_2008_change_and_prints_its_check_table(demo):
+    _, _, out = demo
+    assert "2008-09-29 regime_change: retraining spx-sma in a child process" in out
+    assert re.search(r"watched to 2009-12-31: .*?\d+ retrains \(first regime change 2008-09-29\)", out), out[-3000:]
+    m = re.search(r"gate check table of v(\d+), the challenger of the 2008-09-29 retrain: (promote|reject)", out)
+    assert m, out[-3000:]
+    for check in ("oos_improvement", "deflated_sharpe", "pbo", "min_trades"):
+        assert check in out[m.end():m.end() + 3000]

@@ -78,6 +78,13 @@ def test_a_state_built_for_another_detector_setting_is_refused():
     other = loads_deployment(spec_text().replace("min_duration = 3", "min_duration = 4"), source="t")
     with pytest.raises(DetectorStateError, match=r"was built with trigger .*--reset-detector"):
         state.check_matches(other, state_path(spec.name))
+    # a state saved before a trigger field existed (on_change_point) holds its default: it still matches
+    state.setup["trigger"].pop("on_change_point")
+    state.check_matches(spec, state_path(spec.name))
+    on = loads_deployment(spec_text().replace("min_duration = 3", "min_duration = 3\non_change_point = true"),
+                          source="t")
+    with pytest.raises(DetectorStateError, match=r"was built with trigger"):
+        state.check_matches(on, state_path(spec.name))
 
 
 def test_the_save_is_atomic_and_leaves_no_temporary_file():
