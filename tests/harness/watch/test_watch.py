@@ -215,6 +215,56 @@ def test_retrain_on_drift_retrains_on_a_drift_alert_under_the_cooldown(tmp_path,
     assert len(done) == 2 and done[-1]["payload"]["trigger_ns"] == int(ts[835])
 
 
+def _pending(name="loop"):
+    from harness.registry import Registry
+
+    return [int(d["version"]) for d in Registry.open().decisions(name)
+            if d.get("outcome") == "pending_approval" and not d.get("consumed_by")]
+
+
+def _champion(name="loop"):
+    from harness.errors import InputError as _InputError
+    from harness.registry import Registry
+
+    try:
+        return Registry.open().get(name, "champion").version
+    except _InputError:
+        return None
+
+
+@pytest.mark.slow
+def test_governed_watch_promotes_nothing_until_approve_and_reject_keeps_the_champion(tmp_path):
+    from harness.gate import approve, reject
+    from harness.watch import watch
+
+    bars, _ = _setup(tmp_path, mode="governed")
+    ts = bars.timestamps
+    # 1. up to bar 1100: the deployment's decision and the retrain after the first change wait for a person
+    res = watch("loop", until=int(ts[1100]))
+    assert res.state == "NO_CHAMPION" and res.bars == 0 and res.swaps == []
+    assert [r["reason"] for r in res.retrains] == ["regime_change"]
+    waiting = _pending()
+    assert len(waiting) >= 2 and _champion() is None and not _records("promotion")
+    # 2. bob rejects the oldest: the champion (the baseline) stays, and the watch goes on without one
+    reject("loop", waiting[0], by="bob", note="the holdout is too short")
+    res = watch("loop", until=int(ts[1200]))
+    assert res.state == "NO_CHAMPION" and res.bars == 0 and _champion() is None
+    # 3. bob approves the newest: it becomes the champion and the runner trades it from the next bar
+    approved = waiting[-1]
+    approve("loop", approved, by="bob", note="looked at the table")
+    assert _champion() == approved
+    res = watch("loop", until=int(ts[-1]))
+    assert res.bars > 0 and res.swaps == []  # later retrains never promote without a person
+    assert _champion() == approved
+    promotions = _records("promotion")
+    assert [int(p["payload"]["version"]) for p in promotions] == [approved]
+    kinds = [r["kind"] for r in _records()]
+    assert kinds.count("approval") == 1 and kinds.count("rejection") == 1
+    from harness import audit
+
+    assert audit.trail().verify().ok
+
+
 def test_watch_of_an_unknown_deployment_is_a_clear_error(run_cli):
     proc = run_cli("watch", "nosuch", "--once")
     assert proc.returncode != 0 and "nosuch" in proc.stderr and "Traceback" not in proc.stderr
