@@ -27,6 +27,7 @@ __all__ = ["backtest_report", "optimization_report", "results_report", "run_repo
 PANELS = {
     "backtest": ("summary", "equity", "trades", "monthly", "rolling", "regimes", "lineage"),
     "optimization": ("summary", "history", "importances", "folds", "oos_equity", "lineage"),
+    "sweep": ("summary", "top", "landscape", "distribution", "best_equity", "lineage"),
     "deployment": ("summary", "timeline", "decisions", "paper", "alerts", "regimes", "lineage"),
 }
 

@@ -101,3 +101,18 @@ def traded_deployment(stored_bars):
     JsonlSink(alerts_path(name)).send(Alert(name, "tracking_error", "alert", "max_gap", 0.05, 0.01,
                                             (0, 10), int(stored_bars.timestamps[300])))
     return reg, name
+
+
+# ----------------------------------------------------------------------------- sweeps and retrains
+SWEEP_GRID = {"fast": [3, 5, 8], "slow": [20, 30, 40, 60]}
+
+
+@pytest.fixture
+def tracked_sweep(stored_bars):
+    """A sweep of sma_crossover over (fast, slow) on the home store's AAA, BBB, logged as an MLflow run."""
+    from harness._bars import load_bars
+    from harness.sweep import sweep
+
+    df = sweep(load_bars(["AAA", "BBB"]), "sma_crossover", SWEEP_GRID, progress=False, track=True)
+    assert df.attrs["run_id"]
+    return df
