@@ -10,18 +10,20 @@ from harness.errors import InputError
 __all__ = ["run_report", "SUPPORTED_KINDS"]
 
 #: the ``harness.kind`` tags whose runs have a report
-SUPPORTED_KINDS = ("backtest", "sweep", "optimize", "run")
+SUPPORTED_KINDS = ("backtest", "sweep", "optimize", "run", "retrain")
 
 
 def run_report(run_id: str, path: str | Path | None = None) -> Path:
-    """Write the report of the logged run ``run_id`` (a backtest, a sweep, an optimisation or an
-    experiment run) and log it as an artifact of that run; returns its path.
+    """Write the report of the logged run ``run_id`` (a backtest, a sweep, an optimisation, an
+    experiment run or a retrain) and log it as an artifact of that run; returns its path.
 
     A backtest is rerun from its lineage (snapshot, strategy, params, config), which the
     page says was identical to the logged metrics (or not); a sweep's page is built from
     its logged table (``results.csv`` or ``results.parquet``) and lineage, with the best
     row backtested again on its snapshot; an optimisation's page is built from its logged
-    ``summary.json`` and ``trials.csv``. Other kinds (``fit``) are an :class:`InputError`
+    ``summary.json`` and ``trials.csv``; a retrain's page from its ``summary.json``,
+    ``arrays.npz`` and ``study/`` artifacts, with the gate's decision on its challenger
+    from the registry. Other kinds (``fit``) are an :class:`InputError`
     that names the supported ones.
     """
     from harness.registry import _mlflow as m
@@ -61,6 +63,20 @@ def run_report(run_id: str, path: str | Path | None = None) -> Path:
         data.extra_lineage = {"run_id": run_id}
         best_backtest(data)
         page = sweep_page(data)
+    elif kind == "retrain":
+        from harness.report._retrain import gate_records, retrain_from_dir, retrain_page
+
+        names = {a.path for a in m.client().list_artifacts(run.info.run_id)}
+        if "summary.json" not in names:
+            raise InputError(f"run {run_id} (retrain) has no summary.json artifact to report on")
+        with tempfile.TemporaryDirectory(prefix="harness-report-") as tmp:
+            for name in ("summary.json", "arrays.npz", "study"):
+                if name in names:
+                    m.client().download_artifacts(run.info.run_id, name, tmp)
+            data = retrain_from_dir(Path(tmp), lineage=lin)
+        data.extra_lineage = {"run_id": run_id}
+        gate_records(data)
+        page = retrain_page(data)
     elif kind in ("optimize", "run"):
         from harness.report._optimization import optimization_from_dir, optimization_page
 
