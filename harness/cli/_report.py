@@ -13,7 +13,7 @@ def register(app: typer.Typer) -> None:
 
 
 def report_cmd(
-    run_id: Annotated[str | None, typer.Argument(help="A logged MLflow run id (backtest, optimize or run).")] = None,
+    run_id: Annotated[str | None, typer.Argument(help="A logged MLflow run id (backtest, sweep, optimize, run or retrain).")] = None,
     results: Annotated[Path | None, typer.Option("--results", help="A results folder written by `harness backtest` "
                                                  "or `harness run` (no MLflow needed).")] = None,
     deployment: Annotated[str | None, typer.Option("--deployment", "-d", help="A deployment's story so far: "

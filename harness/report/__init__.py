@@ -27,6 +27,9 @@ __all__ = ["backtest_report", "optimization_report", "results_report", "run_repo
 PANELS = {
     "backtest": ("summary", "equity", "trades", "monthly", "rolling", "regimes", "lineage"),
     "optimization": ("summary", "history", "importances", "folds", "oos_equity", "lineage"),
+    "sweep": ("summary", "top", "landscape", "distribution", "best_equity", "lineage"),
+    "retrain": ("summary", "history", "importances", "trials", "candidates", "holdout_equity", "decision",
+                "lineage"),
     "deployment": ("summary", "timeline", "decisions", "paper", "alerts", "regimes", "lineage"),
 }
 
@@ -83,8 +86,8 @@ def results_report(folder: str | Path, path: str | Path | None = None) -> Path:
 
 
 def run_report(run_id: str, path: str | Path | None = None) -> Path:
-    """Write the report of a logged MLflow run (backtest, optimisation, experiment run); also logged as
-    an artifact of the run."""
+    """Write the report of a logged MLflow run (backtest, sweep, optimisation, experiment run or
+    retrain: its ``harness.kind`` tag); also logged as an artifact of the run."""
     from harness.report._runs import run_report as _run_report
 
     return _run_report(run_id, path)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from harness.report._page import Page, table_html
 
-__all__ = ["DeploymentData", "deployment_data", "deployment_page", "DEPLOYMENT_PANELS"]
+__all__ = ["DeploymentData", "deployment_data", "deployment_page", "decision_html", "DEPLOYMENT_PANELS"]
 
 DEPLOYMENT_PANELS = ("summary", "timeline", "decisions", "paper", "alerts", "regimes", "lineage")
 
@@ -349,6 +349,32 @@ def _num(v: Any) -> Any:
     return "-" if v is None else v
 
 
+def decision_html(dec: dict, approvals: list[dict], *, open_: bool = True) -> str:
+    """One recorded gate decision (``Registry.decisions``) as a folded block: its check table,
+    reasons and the approvals or rejections of it."""
+    rows, classes = _check_rows(dec)
+    outcome = str(dec.get("outcome"))
+    used = dec.get("consumed_by")
+    head = (f"v{dec.get('version')}: {outcome}{' (promoted)' if used else ''} at "
+            f"{dec.get('time') or dec.get('recorded_at')}")
+    body = [f'<div class="decision" data-decision="{html.escape(str(dec.get("id")))}">']
+    if rows:
+        body.append(table_html(rows, ("check", "value", "op", "threshold", "detail", "result"), classes=classes))
+    else:
+        body.append(_p("This decision ran no checks."))
+    reasons = dec.get("reasons") or []
+    if reasons:
+        body.append("<ul>" + "".join(f"<li>{html.escape(str(r))}</li>" for r in reasons) + "</ul>")
+    for a in approvals:
+        body.append(_p(f"{'approved' if a.get('approved') else 'rejected'} by {a.get('by')} at "
+                       f"{a.get('recorded_at')}" + (f": {a.get('note')}" if a.get("note") else "")))
+    body.append(f"<p class=\"note\">decision {html.escape(str(dec.get('id')))}, evidence "
+                f"{html.escape(str(dec.get('evidence_digest', ''))[:16])}...</p></div>")
+    cls = "pass" if outcome == "promote" else ("fail" if outcome == "reject" else "")
+    summary = f'<summary><b class="{cls}">{html.escape(head)}</b></summary>'
+    return f"<details{' open' if open_ else ''}>{summary}{''.join(body)}</details>"
+
+
 def _decisions_panel(page: Page, data: DeploymentData) -> None:
     if not data.decisions:
         page.add("decisions", "Gate decisions", html_fragment=_p("No gate decision yet: no candidate has been "
@@ -360,27 +386,7 @@ def _decisions_panel(page: Page, data: DeploymentData) -> None:
     parts = []
     n = len(data.decisions)
     for i, dec in enumerate(reversed(data.decisions)):
-        rows, classes = _check_rows(dec)
-        outcome = str(dec.get("outcome"))
-        used = dec.get("consumed_by")
-        head = (f"v{dec.get('version')}: {outcome}{' (promoted)' if used else ''} at "
-                f"{dec.get('time') or dec.get('recorded_at')}")
-        body = [f'<div class="decision" data-decision="{html.escape(str(dec.get("id")))}">']
-        if rows:
-            body.append(table_html(rows, ("check", "value", "op", "threshold", "detail", "result"), classes=classes))
-        else:
-            body.append(_p("This decision ran no checks."))
-        reasons = dec.get("reasons") or []
-        if reasons:
-            body.append("<ul>" + "".join(f"<li>{html.escape(str(r))}</li>" for r in reasons) + "</ul>")
-        for a in approvals.get(dec.get("id"), []):
-            body.append(_p(f"{'approved' if a.get('approved') else 'rejected'} by {a.get('by')} at "
-                           f"{a.get('recorded_at')}" + (f": {a.get('note')}" if a.get("note") else "")))
-        body.append(f"<p class=\"note\">decision {html.escape(str(dec.get('id')))}, evidence "
-                    f"{html.escape(str(dec.get('evidence_digest', ''))[:16])}...</p></div>")
-        cls = "pass" if outcome == "promote" else ("fail" if outcome == "reject" else "")
-        summary = f'<summary><b class="{cls}">{html.escape(head)}</b></summary>'
-        parts.append(f"<details{' open' if i < OPEN_DECISIONS else ''}>{summary}{''.join(body)}</details>")
+        parts.append(decision_html(dec, approvals.get(dec.get("id"), []), open_=i < OPEN_DECISIONS))
     page.add("decisions", f"Gate decisions ({n}, newest first)", html_fragment="".join(parts),
              note="The gate's check table of each decision, as recorded in the registry (harness gate NAME VERSION).")
 

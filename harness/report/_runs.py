@@ -7,16 +7,24 @@ from pathlib import Path
 
 from harness.errors import InputError
 
-__all__ = ["run_report"]
+__all__ = ["run_report", "SUPPORTED_KINDS"]
+
+#: the ``harness.kind`` tags whose runs have a report
+SUPPORTED_KINDS = ("backtest", "sweep", "optimize", "run", "retrain")
 
 
 def run_report(run_id: str, path: str | Path | None = None) -> Path:
-    """Write the report of the logged run ``run_id`` (a backtest, an optimisation or an experiment run)
-    and log it as an artifact of that run; returns its path.
+    """Write the report of the logged run ``run_id`` (a backtest, a sweep, an optimisation, an
+    experiment run or a retrain) and log it as an artifact of that run; returns its path.
 
     A backtest is rerun from its lineage (snapshot, strategy, params, config), which the
-    page says was identical to the logged metrics (or not); an optimisation's page is
-    built from its logged ``summary.json`` and ``trials.csv``.
+    page says was identical to the logged metrics (or not); a sweep's page is built from
+    its logged table (``results.csv`` or ``results.parquet``) and lineage, with the best
+    row backtested again on its snapshot; an optimisation's page is built from its logged
+    ``summary.json`` and ``trials.csv``; a retrain's page from its ``summary.json``,
+    ``arrays.npz`` and ``study/`` artifacts, with the gate's decision on its challenger
+    from the registry. Other kinds (``fit``) are an :class:`InputError`
+    that names the supported ones.
     """
     from harness.registry import _mlflow as m
     from harness.registry._reproduce import _bars, _config, _lineage_of
@@ -41,6 +49,34 @@ def run_report(run_id: str, path: str | Path | None = None) -> Path:
         data.extra_lineage = {"run_id": run_id, "reproduced": "identical to the logged metrics" if same
                               else "DIFFERS from the logged metrics (see harness reproduce)"}
         page = backtest_page(data)
+    elif kind == "sweep":
+        from harness.report._sweep import best_backtest, sweep_from_dir, sweep_page
+
+        names = {a.path for a in m.client().list_artifacts(run.info.run_id)}
+        table = next((n for n in ("results.csv", "results.parquet") if n in names), None)
+        if table is None:
+            raise InputError(f"run {run_id} (sweep) has no results.csv or results.parquet artifact to report on")
+        with tempfile.TemporaryDirectory(prefix="harness-report-") as tmp:
+            m.client().download_artifacts(run.info.run_id, table, tmp)
+            data = sweep_from_dir(Path(tmp), lineage=lin)
+        data.logged = dict(run.data.metrics)
+        data.extra_lineage = {"run_id": run_id}
+        best_backtest(data)
+        page = sweep_page(data)
+    elif kind == "retrain":
+        from harness.report._retrain import gate_records, retrain_from_dir, retrain_page
+
+        names = {a.path for a in m.client().list_artifacts(run.info.run_id)}
+        if "summary.json" not in names:
+            raise InputError(f"run {run_id} (retrain) has no summary.json artifact to report on")
+        with tempfile.TemporaryDirectory(prefix="harness-report-") as tmp:
+            for name in ("summary.json", "arrays.npz", "study"):
+                if name in names:
+                    m.client().download_artifacts(run.info.run_id, name, tmp)
+            data = retrain_from_dir(Path(tmp), lineage=lin)
+        data.extra_lineage = {"run_id": run_id}
+        gate_records(data)
+        page = retrain_page(data)
     elif kind in ("optimize", "run"):
         from harness.report._optimization import optimization_from_dir, optimization_page
 
@@ -53,9 +89,8 @@ def run_report(run_id: str, path: str | Path | None = None) -> Path:
             data.extra_lineage = {"run_id": run_id}
             page = optimization_page(data)
     else:
-        raise InputError(f"run {run_id} is a {kind!r} run; reports are built for backtest, optimize and run "
-                         "runs (a sweep's table is its artifact; a retrain's story is `harness report "
-                         "--deployment NAME` once built)")
+        raise InputError(f"run {run_id} is a {kind!r} run, which has no report; `harness report RUN_ID` covers "
+                         f"{', '.join(SUPPORTED_KINDS)} runs (harness.kind tag)")
     page.write(out)
     try:
         m.client().log_artifact(run.info.run_id, str(out), "report")

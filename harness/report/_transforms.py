@@ -16,7 +16,7 @@ import pandas as pd
 from harness.errors import InputError
 
 __all__ = ["returns_of", "drawdown", "monthly_returns", "rolling_sharpe", "rolling_volatility",
-           "downsample", "buy_and_hold", "relative_gap"]
+           "downsample", "buy_and_hold", "relative_gap", "top_rows", "varying_columns", "grid_pivot", "growth"]
 
 
 def returns_of(equity: pd.Series, init_cash: float) -> pd.Series:
@@ -170,3 +170,48 @@ def relative_gap(actual: pd.Series, expected: pd.Series) -> pd.Series:
     with np.errstate(divide="ignore", invalid="ignore"):
         gap = np.where(y != 0.0, x / y - 1.0, np.nan)
     return pd.Series(gap, index=a.index, name="relative gap")
+
+
+def top_rows(table: pd.DataFrame, by: str, n: int, *, ascending: bool = False) -> pd.DataFrame:
+    """The ``n`` best rows of ``table`` by column ``by`` (largest first unless ``ascending``).
+
+    Rows whose ``by`` is NaN come last; ties keep the table's order (a stable sort), so the
+    first row is the one :func:`harness.registry.log_sweep` logged as best.
+    """
+    if by not in table.columns:
+        raise InputError(f"column {by!r} is not in the table (columns: {', '.join(map(str, table.columns))})")
+    if int(n) != n or n < 1:
+        raise InputError(f"n must be a positive integer, got {n!r}")
+    return table.sort_values(by, ascending=ascending, na_position="last", kind="stable").head(int(n))
+
+
+def varying_columns(table: pd.DataFrame, columns: list[str]) -> list[str]:
+    """Those of ``columns`` that take more than one value in ``table`` (the grid's axes), in order."""
+    return [c for c in columns if c in table.columns and table[c].nunique(dropna=False) > 1]
+
+
+def grid_pivot(table: pd.DataFrame, x: str, y: str, value: str) -> pd.DataFrame:
+    """``value`` as a ``y`` x ``x`` table (rows: sorted ``y`` values, columns: sorted ``x`` values).
+
+    A pair the table lacks (a combination the strategy rejected) is NaN. Each pair must
+    occur at most once: a table where other columns vary too is an :class:`InputError`
+    (a heatmap would have to hide rows).
+    """
+    for c in (x, y, value):
+        if c not in table.columns:
+            raise InputError(f"column {c!r} is not in the table")
+    if table.duplicated([x, y]).any():
+        first = table[table.duplicated([x, y], keep=False)].iloc[0]
+        raise InputError(f"({x}={first[x]}, {y}={first[y]}) occurs more than once: other columns vary too, "
+                         "so the grid is not two-dimensional")
+    out = table.pivot(index=y, columns=x, values=value).sort_index().sort_index(axis=1)
+    return out.astype(np.float64)
+
+
+def growth(returns: np.ndarray | pd.Series) -> np.ndarray:
+    """Growth of 1 compounded from per-bar simple returns: ``prod(1 + r)`` up to each bar.
+
+    A missing (NaN) return counts as flat (0), as the engine's metrics skip it.
+    """
+    r = np.asarray(returns, dtype=np.float64)
+    return np.cumprod(1.0 + np.where(np.isfinite(r), r, 0.0))

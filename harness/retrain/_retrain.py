@@ -21,6 +21,9 @@ The pipeline, for one trigger:
    outcome is ``no_change``: nothing is registered. Otherwise the candidates are
    registered with their lineage, the best becomes ``challenger``, each is audited as
    ``candidate_registered``, and the gate's evidence is stored as an artifact.
+6. Tracked (by default when registering), the retrain is one MLflow run of kind
+   ``retrain`` (:func:`log_retrain`), whose id ``retrain_completed`` records; ``harness
+   report RUN_ID`` draws it.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from harness.errors import InputError
 from market_data import Bars
 
 __all__ = ["retrain", "RetrainResult", "Candidate", "Champion", "champion_of", "FixedSplit", "evaluate_window",
-           "ACTOR"]
+           "log_retrain", "ACTOR"]
 
 ACTOR = "harness.retrain"
 
@@ -212,7 +215,8 @@ class RetrainResult:
     (the champion's returns on the trials' bars); ``n_trials`` (trials evaluated, the N
     of DSR), ``stats`` (DSR, PBO, study counts, timings), ``study`` (the
     :class:`~harness.optimize.OptimizationResult`), ``evidence`` (the gate's
-    ``Evidence``), ``evidence_path``, ``retrain_id``, ``trigger`` (the audited trigger).
+    ``Evidence``), ``evidence_path``, ``retrain_id``, ``trigger`` (the audited trigger),
+    ``run_id`` (the retrain's own MLflow run, ``harness.kind`` ``retrain``; None untracked).
     """
 
     deployment: str
@@ -240,6 +244,7 @@ class RetrainResult:
     evidence: Any = field(default=None, repr=False)
     evidence_path: Path | None = None
     frequency: str = "1d"
+    run_id: str | None = None
 
     @property
     def challenger(self) -> Candidate | None:
@@ -405,7 +410,9 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
     deployment's journal file; ``":memory:"`` keeps nothing). ``audit``: an
     ``AuditTrail`` (default: the home trail; ``False``: none). ``register=False`` scores
     the candidates without registering them (dry run). ``track`` (default: when
-    registering) logs the study as an MLflow run whose id every registered version records.
+    registering) logs the study as an MLflow run whose id every registered version records,
+    and the retrain itself as a run of kind ``retrain`` (:func:`log_retrain`: its params,
+    holdout metrics, the evidence folder and the study's trials; ``result.run_id``).
     ``dask`` (a ``distributed.Client``, ``"local[:N]"`` or ``"tcp://HOST:PORT"``) evaluates
     the trials on a Dask cluster (driver-side ask/tell, see :func:`harness.optimize`).
     """
@@ -476,12 +483,13 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
         except KeyError:
             done = 0
     cv = spec.cv.splitter()
+    tracked = register if track is None else bool(track)
     timeout = spec.retrain.timeout_seconds()
     t_study = time.perf_counter()
     opt = optimize(train, strat, n_trials=max(0, spec.optimize.trials - done), objective=objective, cv=cv,
                    pruner=optuna.pruners.NopPruner(), storage=storage, study_name=study_name, seed=seed,
                    n_jobs=1, warm_start=warm, config=config, search_space=spec.search_space(), timeout=timeout,
-                   progress=progress, track=register if track is None else bool(track), dask=dask)
+                   progress=progress, track=tracked, dask=dask)
     study_s = time.perf_counter() - t_study
     n_done = len(opt.study.trials)
     timed_out = timeout is not None and n_done < spec.optimize.trials
@@ -570,8 +578,9 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
     # -- register, audit, store the evidence
     if outcome == "no_change" or not register:
         result = _with_evidence(result, art_root)
+        result = _tracked(result, spec, config, seed, art_root) if tracked else result
         if register:
-            _audit("retrain_completed", name, {"retrain_id": retrain_id, "outcome": outcome,
+            _audit("retrain_completed", name, {"retrain_id": retrain_id, "outcome": outcome, "run_id": result.run_id,
                                                "spec_hash": spec.hash, "reason": reason, "trigger_ns": int(window.trigger_time),
                                                "champion": champion.describe(), "timed_out": timed_out,
                                                "window": window.describe(), "stats": stats,
@@ -598,7 +607,9 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
                                               "weights_sha256": c.weights_sha256}, audit)
     registry.set_challenger(name, registered[0].version.version)
     result = _with_evidence(_replace(result, candidates=registered), art_root)
+    result = _tracked(result, spec, config, seed, art_root) if tracked else result
     _audit("retrain_completed", name, {"retrain_id": retrain_id, "outcome": outcome, "timed_out": timed_out,
+                                       "run_id": result.run_id,
                                        "spec_hash": spec.hash, "reason": reason, "trigger_ns": int(window.trigger_time),
                                        "challenger": int(registered[0].version.version),
                                        "versions": [int(c.version.version) for c in registered],
@@ -606,6 +617,64 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
                                        "stats": stats, "evidence_path": str(result.evidence_path),
                                        "seconds": time.perf_counter() - t_start}, audit)
     return result
+
+
+def _tracked(result: RetrainResult, spec: Any, config: Any, seed: int, folder: Path) -> RetrainResult:
+    """``result`` with the id of its MLflow run (None, with one warning, when tracking failed)."""
+    from harness.registry._tracking import track_or_warn
+
+    return _replace(result, run_id=track_or_warn(log_retrain, result, spec=spec, config=config, seed=seed,
+                                                 folder=folder))
+
+
+def log_retrain(result: RetrainResult, *, spec: Any, config: Any, seed: int, folder: Path) -> str:
+    """Log one retrain as an MLflow run of kind ``retrain``; returns its id.
+
+    Params: the deployment, reason, retrain id, outcome, window, CV, objective, trials and
+    the candidates' versions. Metrics: the study's best value, DSR, PBO, trial counts, and
+    the holdout metrics of the champion (``champion_holdout_<m>``) and of each candidate
+    (``candidate_<rank>_holdout_<m>``). Artifacts: the retrain's evidence folder
+    (``summary.json``, ``arrays.npz``, ``evidence/``, fitted models) and the study's
+    ``study/summary.json``, ``study/trials.csv`` and ``study/oos_returns.npz``.
+    """
+    import tempfile
+
+    from harness.registry._tracking import log_run, metric_key
+
+    w = result.window.describe()
+    st = result.stats
+    best = result.candidates[0] if result.candidates else None
+    versions = [int(c.version.version) for c in result.candidates if c.version is not None]
+    lineage = {"snapshot_id": result.snapshot_id, "data_digest": result.data_digest, "symbols": list(spec.symbols),
+               "frequency": result.frequency, "start": w["start"], "end": w["end"], "strategy": spec.strategy.name,
+               "params": None if best is None else dict(best.params), "config": config.to_dict(), "seed": seed,
+               "deployment": result.deployment, "retrain_id": result.retrain_id, "reason": result.reason,
+               "outcome": result.outcome, "window": w, "trigger": result.trigger, "spec_hash": spec.hash,
+               "study_name": st.get("study_name"), "study_run_id": st.get("run_id"),
+               "champion": result.champion.describe(), "versions": versions}
+    params = {"deployment": result.deployment, "reason": result.reason, "retrain_id": result.retrain_id,
+              "outcome": result.outcome, "timed_out": result.timed_out, "cv": st.get("cv"),
+              "objective": ",".join(st.get("objective") or []), "n_trials": st.get("n_trials_requested"),
+              "top_k": spec.retrain.top_k, "seed": seed, "champion": result.champion.name,
+              "window": {k: w[k] for k in ("kind", "requested", "bars", "holdout", "start", "end", "holdout_start")},
+              "versions": ",".join(map(str, versions)) or "none"}
+    metrics: dict[str, float] = {}
+    for k in ("best_value", "deflated_sharpe", "pbo", "n_trials_evaluated", "n_trials_complete", "n_trials_in_study"):
+        v = st.get(k)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v)):
+            metrics[k] = float(v)
+    rows = [("champion_holdout", _metrics(result.champion_returns, _ppy(result.frequency)))]
+    rows += [(f"candidate_{c.rank}_holdout", c.holdout_metrics) for c in result.candidates]
+    for prefix, values in rows:
+        for k, v in values.items():
+            if v is not None and math.isfinite(float(v)):
+                metrics[f"{prefix}_{metric_key(k)}"] = float(v)
+    tags = {"harness.deployment": result.deployment, "harness.retrain_id": result.retrain_id,
+            "harness.study": st.get("study_name")}
+    with tempfile.TemporaryDirectory(prefix="harness-retrain-") as tmp:
+        study = result.study.save(Path(tmp) / "study")
+        return log_run(kind="retrain", lineage=lineage, metrics=metrics, params=params, seed=seed, folder=folder,
+                       artifacts={"study": study}, tags=tags, run_name=f"{result.deployment}-{result.retrain_id}")
 
 
 def _replace(obj: Any, **changes: Any) -> Any:

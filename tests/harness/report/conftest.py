@@ -101,3 +101,46 @@ def traded_deployment(stored_bars):
     JsonlSink(alerts_path(name)).send(Alert(name, "tracking_error", "alert", "max_gap", 0.05, 0.01,
                                             (0, 10), int(stored_bars.timestamps[300])))
     return reg, name
+
+
+# ----------------------------------------------------------------------------- sweeps and retrains
+SWEEP_GRID = {"fast": [3, 5, 8], "slow": [20, 30, 40, 60]}
+
+
+@pytest.fixture
+def tracked_sweep(stored_bars):
+    """A sweep of sma_crossover over (fast, slow) on the home store's AAA, BBB, logged as an MLflow run."""
+    from harness._bars import load_bars
+    from harness.sweep import sweep
+
+    df = sweep(load_bars(["AAA", "BBB"]), "sma_crossover", SWEEP_GRID, progress=False, track=True)
+    assert df.attrs["run_id"]
+    return df
+
+
+def _retrain_helpers():
+    """tests/harness/retrain/_helpers.py (the retrain tests' small spec over synthetic bars)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("retrain_helpers", REPO / "tests" / "harness" / "retrain" /
+                                                  "_helpers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def retrained(harness_home, tmp_path):
+    """``harness deploy`` of the retrain tests' syn-sma spec (4 trials) on synthetic bars: one retrain,
+    logged as an MLflow run of kind retrain, with a gate decision on its challenger. Returns the
+    FlowOutcome (``.result.run_id`` is the retrain's run)."""
+    from harness.retrain._flow import deploy
+
+    helpers = _retrain_helpers()
+    bars, _ = helpers.synthetic()
+    helpers.store(bars[:1300])
+    path = tmp_path / "syn.toml"
+    path.write_text(helpers.spec_text(trials=4))
+    out = deploy(path, by="alice")
+    assert out.result.run_id and out.decision is not None
+    return out

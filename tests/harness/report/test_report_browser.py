@@ -15,7 +15,7 @@ import pytest
 from harness.report import PANELS, backtest_report, deployment_report, optimization_report
 
 # panels that are tables only; every other panel must draw a non-empty plot
-TABLE_PANELS = {"summary", "lineage", "folds", "decisions"}
+TABLE_PANELS = {"summary", "lineage", "folds", "decisions", "top", "trials", "candidates", "decision"}
 DOCS = Path(__file__).resolve().parents[3] / "docs"
 
 
@@ -57,6 +57,25 @@ def test_deployment_report_renders_every_panel_in_chromium(chromium, traded_depl
     rendered = browser.render(path)
     _check(rendered, "deployment")
     assert rendered.panels["decisions"]["text"] > 200  # the check tables of the open decisions
+
+
+@pytest.mark.slow
+def test_sweep_report_renders_every_panel_in_chromium(chromium, tracked_sweep, tmp_path):
+    from harness.report import run_report
+
+    rendered = browser.render(run_report(tracked_sweep.attrs["run_id"], tmp_path / "sweep.html"))
+    _check(rendered, "sweep")
+    assert rendered.panels["top"]["text"] > 200  # the best rows
+
+
+@pytest.mark.slow
+def test_retrain_report_renders_every_panel_in_chromium(chromium, retrained, tmp_path):
+    from harness.report import run_report
+
+    rendered = browser.render(run_report(retrained.result.run_id, tmp_path / "retrain.html"))
+    _check(rendered, "retrain")
+    assert rendered.panels["decision"]["text"] > 200  # the gate's check table
+    assert rendered.panels["candidates"]["text"] > 100
 
 
 def test_a_blank_page_fails_the_pixel_check(chromium, tmp_path):

@@ -116,3 +116,14 @@ def test_a_logged_backtest_run_reports_from_its_lineage_and_keeps_the_page_as_an
 def test_an_unknown_run_id_is_a_clear_error(run_cli):
     proc = run_cli("report", "0" * 32)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr and "0" * 32 in proc.stderr
+
+
+def test_a_run_of_a_kind_without_a_report_names_the_kinds_that_have_one(harness_home):
+    from harness.registry._tracking import log_run
+    from harness.report import run_report
+    from harness.report._runs import SUPPORTED_KINDS
+
+    run_id = log_run(kind="fit", lineage={"snapshot_id": None, "data_digest": None})
+    with pytest.raises(InputError, match=f"run {run_id} is a 'fit' run, which has no report") as err:
+        run_report(run_id)
+    assert ", ".join(SUPPORTED_KINDS) in str(err.value) and "sweep" in SUPPORTED_KINDS

@@ -13,11 +13,15 @@ from harness.report._transforms import (
     buy_and_hold,
     downsample,
     drawdown,
+    grid_pivot,
+    growth,
     monthly_returns,
     relative_gap,
     returns_of,
     rolling_sharpe,
     rolling_volatility,
+    top_rows,
+    varying_columns,
 )
 from market_data.frequency import periods_per_year
 
@@ -115,3 +119,54 @@ def test_relative_gap_is_paper_over_backtest_minus_one_on_the_shared_bars():
     assert list(gap.index) == list(paper.index[1:])
     np.testing.assert_allclose(gap.to_numpy(), [0.03, -0.01, np.nan], equal_nan=True)
     assert relative_gap(paper, paper).abs().max() == 0.0
+
+
+# ----------------------------------------------------------------------------- sweep and retrain pages
+def _table():
+    return pd.DataFrame({"fast": [5, 5, 10, 10, 15], "slow": [20, 40, 20, 40, 40], "long_short": [True] * 5,
+                         "sharpe": [0.5, np.nan, 1.2, 1.2, -0.3]})
+
+
+def test_top_rows_sorts_by_the_metric_with_nan_last_and_ties_in_table_order():
+    top = top_rows(_table(), "sharpe", 4)
+    assert top.index.tolist() == [2, 3, 0, 4]
+    assert top_rows(_table(), "sharpe", 5, ascending=True).index.tolist() == [4, 0, 2, 3, 1]
+    assert len(top_rows(_table(), "sharpe", 100)) == 5
+
+
+def test_top_rows_refuses_an_unknown_column_or_a_bad_count():
+    with pytest.raises(InputError, match="'calmar' is not in the table"):
+        top_rows(_table(), "calmar", 3)
+    with pytest.raises(InputError, match="positive integer"):
+        top_rows(_table(), "sharpe", 0)
+
+
+def test_varying_columns_are_the_grid_axes():
+    assert varying_columns(_table(), ["fast", "slow", "long_short", "missing"]) == ["fast", "slow"]
+
+
+def test_grid_pivot_places_each_value_at_its_pair_and_leaves_missing_pairs_nan():
+    z = grid_pivot(_table(), "fast", "slow", "sharpe")
+    assert z.index.tolist() == [20, 40] and z.columns.tolist() == [5, 10, 15]
+    assert z.loc[20, 5] == 0.5 and z.loc[40, 10] == 1.2 and z.loc[40, 15] == -0.3
+    assert np.isnan(z.loc[20, 15]) and np.isnan(z.loc[40, 5])  # absent, and a NaN metric
+
+
+def test_grid_pivot_refuses_a_grid_with_more_than_two_varying_columns():
+    t = pd.concat([_table(), _table().assign(long_short=False)], ignore_index=True)
+    with pytest.raises(InputError, match="more than once"):
+        grid_pivot(t, "fast", "slow", "sharpe")
+
+
+def test_growth_compounds_returns_and_treats_nan_as_flat():
+    g = growth(np.array([0.1, np.nan, -0.5, 1.0]))
+    assert g == pytest.approx([1.1, 1.1, 0.55, 1.1])
+    assert growth(np.array([])).size == 0
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(-0.5, 0.5), min_size=1, max_size=60))
+def test_growth_is_the_inverse_of_returns_of(rs):
+    eq = 100.0 * growth(np.array(rs))
+    assert eq[-1] / 100.0 - 1.0 == pytest.approx(float(np.prod(1.0 + np.array(rs)) - 1.0), rel=1e-9, abs=1e-12)
+    assert returns_of(pd.Series(eq), 100.0).to_numpy() == pytest.approx(rs, abs=1e-9)
