@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from harness.report._page import Page, table_html
+from harness.report._page import paragraph as _p
 
 __all__ = ["DeploymentData", "deployment_data", "deployment_page", "decision_html", "DEPLOYMENT_PANELS"]
 
@@ -235,10 +236,6 @@ def deployment_page(data: DeploymentData, *, title: str | None = None) -> Page:
     _regime_panel(page, data)
     _lineage_panel(page, data)
     return page
-
-
-def _p(text: str) -> str:
-    return f"<p>{html.escape(text)}</p>"
 
 
 def _summary_panel(page: Page, data: DeploymentData) -> None:

@@ -99,6 +99,11 @@ def table_html(rows: list[tuple[Any, ...]], header: tuple[str, ...], *, classes:
     return "".join(out)
 
 
+def paragraph(text: str) -> str:
+    """``text`` as an escaped HTML paragraph (a panel's note where its data does not exist)."""
+    return f"<p>{html.escape(text)}</p>"
+
+
 def _fmt(v: Any) -> str:
     if isinstance(v, bool):
         return "yes" if v else "no"

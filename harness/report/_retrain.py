@@ -21,6 +21,7 @@ import pandas as pd
 
 from harness.errors import InputError
 from harness.report._page import Page, table_html
+from harness.report._page import paragraph as _p
 
 __all__ = ["RetrainData", "retrain_from_dir", "retrain_page", "RETRAIN_PANELS", "TOP_TRIALS"]
 
@@ -125,12 +126,6 @@ def retrain_page(data: RetrainData, *, title: str | None = None) -> Page:
     _decision_panel(page, data)
     _lineage_panel(page, data)
     return page
-
-
-def _p(text: str) -> str:
-    import html
-
-    return f"<p>{html.escape(text)}</p>"
 
 
 def _summary_panel(page: Page, data: RetrainData) -> None:

@@ -10,18 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import PAPER_FROM, SWAP_AT
+from html_parts import panel as _section
+from html_parts import panels as _panels
 
 from harness.errors import UnknownDeploymentError
 from harness.report import PANELS, deployment_report
-
-
-def _panels(html: str) -> list[str]:
-    return re.findall(r'data-panel="([a-z_]+)"', html)
-
-
-def _section(html: str, key: str) -> str:
-    start = html.index(f'data-panel="{key}"')
-    return html[start:html.index("</section>", start)]
 
 
 def _figure(html: str, key: str) -> dict:

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
+from html_parts import panels as _panels
 
 from harness.errors import InputError
 from harness.report import PANELS, backtest_report, optimization_report, results_report
 
 PLOTLY_MARKER = "plotly.js v"  # the library's banner comment, once per copy embedded
-
-
-def _panels(html: str) -> list[str]:
-    return re.findall(r'data-panel="([a-z_]+)"', html)
 
 
 def test_a_20_year_daily_report_embeds_plotly_once_and_stays_small(spx_result, tmp_path):

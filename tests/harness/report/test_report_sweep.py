@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import SWEEP_GRID as GRID
+from html_parts import cells as _cells
+from html_parts import fmt as _fmt
+from html_parts import panel as _panel
+from html_parts import panels as _panels
 
 from harness.report import PANELS
-
-
-def _panels(html: str) -> list[str]:
-    return re.findall(r'data-panel="([a-z_]+)"', html)
-
-
-def _panel(html: str, key: str) -> str:
-    start = html.index(f'data-panel="{key}"')
-    return html[start:html.index("</section>", start)]
-
-
-def _cells(fragment: str) -> list[list[str]]:
-    rows = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", fragment)]
-    return [r for r in rows if r]  # not the header
-
-
-def _fmt(v) -> str:
-    from harness.report._page import _fmt as fmt
-
-    return fmt(v.item() if hasattr(v, "item") else v)
 
 
 def test_a_tracked_sweep_reports_its_best_rows_landscape_and_distribution(tracked_sweep):
