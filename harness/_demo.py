@@ -136,7 +136,7 @@ STEPS: list[tuple[str, Callable[[dict], str]]] = [
      _step_loop),
     ("SYNTHETIC market with a planted edge: the same loop and gate", _step_edge),
     ("registry and audit trail: deployments, verify the hash chain", _step_audit),  # after every step that audits
-    ("deployment report: the loop's spx-sma as one HTML page", _step_deployment_report),  # audits nothing
+    ("deployment report: the loop's deployments, one HTML page each", _step_deployment_report),  # audits nothing
 ]
 
 
