@@ -31,6 +31,7 @@ and :func:`read` join the two.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dis
 import functools
 import hashlib
@@ -50,7 +51,7 @@ from market_data.errors import InputError
 
 __all__ = ["Definition", "FeatureSet", "compute", "feature_set", "feature_sets", "strategy_set", "source_of",
            "check_definition_no_lookahead", "check_lookback", "materialise", "read", "inputs_from_store",
-           "feature_lineage", "check_feature_lineage", "use_store", "DEFAULT_SETS"]
+           "feature_lineage", "check_feature_lineage", "use_store", "FeatureUsage", "DEFAULT_SETS"]
 
 _PACKAGE = "strategies"
 
@@ -484,29 +485,142 @@ def read(store: Any, features: str | FeatureSet, names: Sequence[str] | None = N
                                     expect={n: fs[n].hash for n in wanted} if check else None)
 
 
+class FeatureUsage:
+    """What the consumers inside one :func:`use_store` block read: how many feature requests were served
+    from the store (``stored``) or computed on the fly (``computed``, with the reasons), and which feature
+    commits (snapshot ids) and definition hashes the stored values came from."""
+
+    def __init__(self, store: Any = None) -> None:
+        self.store = store
+        self.stored = 0
+        self.computed = 0
+        self.head_rows = 0
+        self.reasons: dict[str, int] = {}
+        self.feature_snapshots: dict[str, str] = {}  # feature commit -> the bar snapshot it was materialised from
+        self.definitions: dict[str, dict[str, str]] = {}  # feature set -> {name: hash} read
+        self._missing: set[tuple] = set()  # (set, frequency, snapshot, hashes): not materialised, within this block
+
+    def _hit(self, found: Any, head: int) -> None:
+        self.stored += 1
+        self.head_rows += int(head)
+        self.feature_snapshots[found.snapshot_id] = found.source_snapshot
+        self.definitions[found.feature_set] = dict(found.hashes)
+
+    def _miss(self, why: str) -> None:
+        self.computed += 1
+        self.reasons[why] = self.reasons.get(why, 0) + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary (what retrain, the paper runner and the monitors record)."""
+        return {"stored": self.stored, "computed": self.computed, "head_rows": self.head_rows,
+                "computed_because": dict(sorted(self.reasons.items())),
+                "feature_snapshots": dict(sorted(self.feature_snapshots.items())),
+                "definitions": {k: dict(sorted(v.items())) for k, v in sorted(self.definitions.items())}}
+
+    def __repr__(self) -> str:
+        return f"FeatureUsage(stored={self.stored}, computed={self.computed})"
+
+
+_USAGE: contextvars.ContextVar[FeatureUsage | None] = contextvars.ContextVar("strategies.features.usage",
+                                                                            default=None)
+#: Whole materialised sets read once and sliced per request (immutable once written: keyed by the feature
+#: commit, the definition hashes and the symbols). Small: a few sets of one process's deployments.
+_READ_CACHE: dict[tuple, Any] = {}
+_READ_CACHE_MAX = 4
+
+
+def _stored_set(store: Any, fs: FeatureSet, frequency: str, snapshot_id: str, symbols: tuple[str, ...],
+                usage: FeatureUsage | None) -> Any:
+    """The set's materialised ``Features`` (all rows, ``symbols``) from ``snapshot_id``, or a str saying why not."""
+    from market_data.errors import FeatureDefinitionChangedError, FeaturesNotMaterialisedError
+    from market_data.features import FeatureStore
+
+    hashes = tuple(sorted(fs.hashes.items()))
+    miss_key = (fs.name, frequency, snapshot_id, hashes)
+    if usage is not None and miss_key in usage._missing:
+        return "not materialised from the snapshot"
+    fstore = FeatureStore(store)
+    try:
+        found = fstore._find(fs.name, frequency, snapshot_id)
+    except FeaturesNotMaterialisedError:
+        if usage is not None:
+            usage._missing.add(miss_key)
+        return "not materialised from the snapshot"
+    except InputError:  # e.g. a snapshot of another store
+        return "not materialised from the snapshot"
+    key = (getattr(store, "uri", id(store)), found.snapshot_id, fs.name, frequency, hashes, symbols)
+    got = _READ_CACHE.get(key)
+    if got is None:
+        try:
+            got = fstore.read(list(fs.names), feature_set=fs.name, symbols=list(symbols), as_of=found.snapshot_id,
+                              frequency=frequency, expect=dict(fs.hashes))
+        except FeatureDefinitionChangedError:
+            return "materialised with other definitions"
+        except InputError:  # e.g. a symbol that was not materialised
+            return "a symbol was not materialised"
+        got.values.flags.writeable = False
+        while len(_READ_CACHE) >= _READ_CACHE_MAX:
+            _READ_CACHE.pop(next(iter(_READ_CACHE)))
+        _READ_CACHE[key] = got
+    return got
+
+
 def inputs_from_store(store: Any, features: str | FeatureSet, bars: Bars) -> Any:
     """``Inputs`` of a feature set for exactly ``bars``, read from the store's features materialised from
-    ``bars.snapshot_id`` with the same definition hashes; None when there are none (compute them instead).
+    ``bars.snapshot_id`` with the same definition hashes; None when they cannot be (compute them instead).
 
-    Only when ``bars`` hold the stored rows from the first one on (a window that starts
-    later has a warm-up of its own on the fly, so the stored values would differ) and
-    every symbol was stored (the features of a symbol depend on its bars only).
+    ``bars`` may be any run of consecutive stored rows (every symbol stored: the features
+    of a symbol depend on its bars only). When the run starts at stored row ``s > 0``
+    its first rows have a warm-up of their own on the fly, so those rows are computed
+    on ``bars`` (the prefix property: row ``t`` needs bars ``<= t`` only) and the rest
+    are the stored values, which equal the on-the-fly values from row ``s + lookback - 1``
+    on when ``s`` is a multiple of every definition's ``align`` (the lookback contract,
+    tested for every definition). Otherwise (no lookback, a misaligned start) None.
+    The values are bit for bit those :func:`compute` gives on ``bars``. Inside
+    :func:`use_store` the block's :class:`FeatureUsage` counts what was read.
     """
-    from market_data.errors import FeatureDefinitionChangedError, FeaturesNotMaterialisedError
     from strategies.inputs import Inputs
 
-    if not getattr(bars, "snapshot_id", None) or bars.n_bars == 0:
+    usage = _USAGE.get()
+
+    def miss(why: str) -> None:
+        if usage is not None:
+            usage._miss(why)
+
+    if store is None or not getattr(bars, "snapshot_id", None) or bars.n_bars == 0:
+        miss("no snapshot id" if store is not None else "no store")
         return None
-    try:
-        f = read(store, features, symbols=list(bars.symbols), end=int(bars.timestamps[-1]), as_of=bars.snapshot_id,
-                 frequency=bars.frequency)
-    except (FeaturesNotMaterialisedError, FeatureDefinitionChangedError):
+    fs = feature_set(features)
+    syms = tuple(bars.symbols)
+    got = _stored_set(store, fs, bars.frequency, bars.snapshot_id, syms, usage)
+    if isinstance(got, str):
+        miss(got)
         return None
-    except InputError:  # e.g. a symbol that was not materialised
+    ts = got.timestamps
+    T = bars.n_bars
+    off = int(np.searchsorted(ts, bars.timestamps[0], side="left"))
+    if off + T > ts.size or not np.array_equal(ts[off:off + T], bars.timestamps):
+        miss("the bars are not consecutive stored rows")
         return None
-    if not np.array_equal(f.timestamps, bars.timestamps):
-        return None
-    return Inputs(tuple(f.names), f.values, np.asarray(bars.timestamps), tuple(bars.symbols))
+    head = 0
+    if off > 0:
+        if any(d.lookback is None or off % d.align for d in fs.definitions):
+            miss("a window start the definitions' lookback or alignment does not cover")
+            return None
+        head = min(T, max(d.lookback for d in fs.definitions) - 1)
+    values = np.array(got.values[off:off + T], dtype=np.float64)
+    if head:
+        from strategies.ml.features import _STORE
+
+        token = _STORE.set(None)  # the head is computed, never read back
+        try:
+            part = compute(fs.definitions, bars[:head])
+        finally:
+            _STORE.reset(token)
+        values[:head] = np.stack(part, axis=2)
+    if usage is not None:
+        usage._hit(got, head)
+    return Inputs(tuple(fs.names), values, np.asarray(bars.timestamps), syms)
 
 
 # ------------------------------------------------------------ model versions
@@ -533,15 +647,20 @@ def check_feature_lineage(recorded: Mapping[str, Any], strategy: Any, params: An
 
 
 @contextlib.contextmanager
-def use_store(store: Any) -> Iterator[None]:
+def use_store(store: Any) -> Iterator[FeatureUsage]:
     """Inside the block the mlp strategy (training, inference, weights, and every
     ``compute_features`` caller) reads its features from ``store`` when the ``mlp`` set
     was materialised there from the bars' snapshot with the same definitions; otherwise
-    it computes them (same values)."""
+    it computes them (same values). Yields the block's :class:`FeatureUsage`, which also
+    counts the reads of :func:`strategies.inputs.compute_inputs` with ``store=``.
+    ``store=None``: compute everything (the usage then counts nothing)."""
     from strategies.ml.features import _STORE
 
+    usage = FeatureUsage(store)
     token = _STORE.set(store)
+    utoken = _USAGE.set(usage)
     try:
-        yield
+        yield usage
     finally:
+        _USAGE.reset(utoken)
         _STORE.reset(token)

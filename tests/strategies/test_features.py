@@ -8,8 +8,11 @@ import textwrap
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import strategies.features as F
+from market_data import Bars
 from market_data.errors import FeatureDefinitionChangedError, InputError
 from strategies.inputs import compute_inputs
 from strategies.testing import LookAheadError, contract_bars
@@ -234,3 +237,65 @@ def test_the_mlp_trains_and_decides_from_materialised_features_with_identical_re
     np.testing.assert_array_equal(w, plain.target_weights(loaded))
     np.testing.assert_array_equal(stored.x_mean, plain.x_mean)
     assert compute_features(loaded).flags.writeable
+
+
+@pytest.fixture(scope="module")
+def stored_windows(tmp_path_factory):
+    """A store with the mlp and sma_crossover sets materialised, its bars, and windows of them."""
+    from market_data.store import BarStore
+
+    bars = contract_bars(400, 3, seed=11)
+    store = BarStore.open(tmp_path_factory.mktemp("fw") / "s", create=True)
+    snap = store.write(bars, message="a")
+    F.materialise(store, "mlp", snapshot=snap)
+    F.materialise(store, "sma_crossover", snapshot=snap)
+    return store, store.read()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(s=st.integers(0, 399), length=st.integers(1, 400), strategy=st.sampled_from(["mlp", "sma_crossover"]),
+       one=st.booleans())
+def test_any_window_of_stored_rows_reads_the_store_with_the_on_the_fly_values(stored_windows, s, length, strategy,
+                                                                                one):
+    """Property: a run of stored rows starting anywhere gets exactly the on-the-fly values; it is served by
+    the store whenever the start is a multiple of every definition's alignment (mlp: 1; sma_crossover
+    10/50: 50), its warm-up rows computed on the fly."""
+    store, full = stored_windows
+    window = full[s:s + length]
+    if one:
+        window = window.select(full.symbols[1])
+    with F.use_store(store) as usage:
+        got = compute_inputs(strategy, window, store=store)
+    want = compute_inputs(strategy, window)
+    np.testing.assert_array_equal(got.values, want.values)
+    assert got.names == want.names and got.symbols == want.symbols
+    align = 1 if strategy == "mlp" else 50
+    if s % align == 0:
+        assert (usage.stored, usage.computed) == (1, 0), usage.to_dict()
+        assert list(usage.definitions) == [strategy] and len(usage.feature_snapshots) == 1
+        # both sets declare a lookback of 61 rows: a later start recomputes its first 60 rows
+        assert usage.head_rows == (0 if s == 0 else min(window.n_bars, 60))
+    else:  # the strategy's set is computed; its common inputs still come from the stored mlp set
+        assert usage.computed == 1 and "sma_crossover" not in usage.definitions, usage.to_dict()
+        assert usage.reasons == {"a window start the definitions' lookback or alignment does not cover": 1}
+        assert list(usage.definitions) == ["mlp"] and usage.stored == 1
+
+
+def test_windows_that_are_not_stored_rows_are_computed_and_say_why(stored_windows, tmp_path):
+    from market_data.store import BarStore
+
+    store, full = stored_windows
+    other = BarStore.open(tmp_path / "o", create=True)
+    other_snap = other.write(contract_bars(50, 1, seed=2), message="x")
+    with F.use_store(store) as usage:
+        idx = [0, 1, 2, 5, 6]
+        gapped = Bars(timestamps=full.timestamps[idx], symbols=full.symbols, frequency=full.frequency,
+                      snapshot_id=full.snapshot_id, **{k: getattr(full, k)[idx] for k in
+                                                       ("open", "high", "low", "close", "volume")})
+        assert F.inputs_from_store(store, "mlp", gapped) is None
+        assert F.inputs_from_store(store, "mlp", other.read(snapshot=other_snap)) is None
+        assert F.inputs_from_store(store, "base", full) is None  # never materialised
+        assert F.inputs_from_store(store, "base", full) is None  # remembered within the block
+    assert usage.stored == 0 and usage.computed == 4
+    assert usage.reasons == {"the bars are not consecutive stored rows": 1,
+                             "not materialised from the snapshot": 3}, usage.reasons
