@@ -442,9 +442,20 @@ class Watcher:
         holdout = _holdout_returns(self.name, v)
         self._monitor = LedgerMonitor(self.name, bars=self._bars, strategy=v.strategy, params=v.params,
                                       config=v.config, train_start=train_start, train_end=train_end,
-                                      holdout_returns=holdout, monitor_config=self.spec.monitor)
+                                      holdout_returns=holdout, monitor_config=self.spec.monitor,
+                                      store=_bar_store())
         self._monitor_version = v.version
         return self._monitor
+
+
+def _bar_store() -> Any:
+    """The home bar store (whose materialised features the monitors read), None when there is none."""
+    from harness._bars import NoDataError, home_store
+
+    try:
+        return home_store()
+    except NoDataError:
+        return None
 
 
 def _holdout_returns(name: str, version: Any) -> np.ndarray | None:

@@ -647,16 +647,17 @@ def check_feature_lineage(recorded: Mapping[str, Any], strategy: Any, params: An
 
 
 @contextlib.contextmanager
-def use_store(store: Any) -> Iterator[FeatureUsage]:
+def use_store(store: Any, *, usage: FeatureUsage | None = None) -> Iterator[FeatureUsage]:
     """Inside the block the mlp strategy (training, inference, weights, and every
     ``compute_features`` caller) reads its features from ``store`` when the ``mlp`` set
     was materialised there from the bars' snapshot with the same definitions; otherwise
     it computes them (same values). Yields the block's :class:`FeatureUsage`, which also
     counts the reads of :func:`strategies.inputs.compute_inputs` with ``store=``.
-    ``store=None``: compute everything (the usage then counts nothing)."""
+    ``store=None``: compute everything (the usage then counts nothing). ``usage``: add to
+    this one instead of a new one (a runner counting over many blocks)."""
     from strategies.ml.features import _STORE
 
-    usage = FeatureUsage(store)
+    usage = FeatureUsage(store) if usage is None else usage
     token = _STORE.set(store)
     utoken = _USAGE.set(usage)
     try:

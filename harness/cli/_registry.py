@@ -88,6 +88,25 @@ def show(
             for v in versions])
     latest = versions[-1]
     typer.echo(f"v{latest.version} code {latest.code_version}; config {json.dumps(latest.config.to_dict())}")
+    if latest.features:
+        typer.echo(f"v{latest.version} {_features_line(latest.features)}")
+
+
+def _features_line(features: dict) -> str:
+    """The feature set a version was trained on, its definitions' digest, and what came from the store."""
+    import hashlib
+
+    defs = features.get("definitions") or {}
+    digest = hashlib.blake2b(json.dumps(defs, sort_keys=True).encode(), digest_size=6).hexdigest()
+    line = f"features: set {features.get('feature_set')} ({len(defs)} definitions, digest {digest})"
+    used = features.get("from_store")
+    if used:
+        commits = ", ".join(str(c)[:12] for c in used.get("feature_snapshots") or {}) or "none"
+        line += (f"; training read {used.get('stored', 0)} requests from the feature store (commit {commits}), "
+                 f"computed {used.get('computed', 0)}")
+    else:
+        line += "; computed on the fly in training"
+    return line
 
 
 @registry_app.command("history")

@@ -8,7 +8,10 @@ rows up to bar ``t`` are exactly what an evaluation at ``t`` could have seen) an
 evaluation slices them:
 
 - feature drift: :func:`strategies.inputs.compute_inputs` over the training window
-  against the live window (the last ``[monitor] window`` ledger bars);
+  against the live window (the last ``[monitor] window`` ledger bars); with ``store``
+  (the bar store the history was read from) both windows are the features materialised
+  from the history's snapshot when they exist (``feature_usage`` says so), else computed
+  (the same values);
 - decision drift: the strategy's target weights over the same two windows;
 - performance: the ledger's equity returns against the holdout band;
 - data quality: the live window's bars against the training window's calendar and
@@ -49,7 +52,8 @@ class LedgerMonitor:
 
     def __init__(self, deployment: str, *, bars, strategy: Any, params: Any = None, config=None,
                  train_start: Any = None, train_end: Any, holdout_returns: Any = None,
-                 monitor_config: MonitorConfig | None = None, sinks=None, persist: bool = True) -> None:
+                 monitor_config: MonitorConfig | None = None, sinks=None, persist: bool = True,
+                 store: Any = None) -> None:
         import strategies
         from harness.engine import BacktestConfig
         from market_data import Bars
@@ -69,7 +73,11 @@ class LedgerMonitor:
             raise InputError(f"the training window {train_start} .. {train_end} holds {hi - lo} bars of the "
                              f"given history ({bars.shape[0]} bars); expected the bars the model was trained on")
         self.ref_rows = slice(lo, hi)
-        self.inputs = compute_inputs(self.strategy, bars, params)
+        from strategies.features import use_store
+
+        with use_store(store) as usage:
+            self.inputs = compute_inputs(self.strategy, bars, params, store=store)
+        self.feature_usage = usage
         self.weights = np.asarray(self.strategy.target_weights(bars, params), dtype=np.float64)
         # the reference arrays are built once: the monitors cache their prepared references by identity
         self._ref_inputs = self.inputs.values[self.ref_rows]

@@ -74,6 +74,7 @@ class Bar:
     close: np.ndarray
     volume: np.ndarray
     seen_at: float = math.nan  # monotonic time the feed saw the bar's commit (latency measurements)
+    snapshot_id: str | None = None  # the bar store snapshot the bar was read from (None: not from a store)
 
     def digest(self) -> str:
         """A hash of the bar's values (how a correction of an applied bar is recognised)."""

@@ -85,14 +85,18 @@ class Runner:
 
     ``source.current(bar_time) -> (version, decider)`` says which champion trades a bar.
     ``risk`` is a :class:`~harness.paper.RiskLimits` (None: no limits). ``audit`` is a
-    callable ``audit(kind, payload)`` (None: no audit records).
+    callable ``audit(kind, payload)`` (None: no audit records). ``features``: a bar
+    store whose materialised features the deciders read (inside
+    :func:`strategies.features.use_store`) when the history's rows are a stored
+    snapshot's (a replay); :attr:`feature_usage` counts what came from it.
     """
 
     def __init__(self, *, deployment: str, symbols, frequency: str, config: BacktestConfig, broker: Broker,
                  ledger: Ledger, source, risk=None, audit=None, digest_every: int | None = None,
                  history: History | None = None, report_dir: Path | None = None,
-                 submit_retries: int = 3) -> None:
+                 submit_retries: int = 3, features=None) -> None:
         from harness.paper._risk import RiskEngine
+        from strategies.features import FeatureUsage
 
         self.deployment = deployment
         self.symbols = tuple(symbols)
@@ -107,6 +111,8 @@ class Runner:
         self.report_dir = report_dir or ledger.path.parent
         self.submit_retries = submit_retries
         self.hist = history if history is not None else History(self.symbols, frequency)
+        self.features = features
+        self.feature_usage = FeatureUsage(features)
         st = ledger.state()
         self.last_time: int | None = st.get("last_time")
         self.bar_index: int = int(st.get("bar_index", 0))
@@ -380,7 +386,13 @@ class Runner:
 
     def _decide(self, decider, bar: Bar) -> tuple[list[dict], list[dict]]:
         """The orders due at this bar (the engine's rule: the target changed, or a rebalance)."""
-        w = np.asarray(decider.row(self.hist), dtype=np.float64)
+        if self.features is None:
+            w = np.asarray(decider.row(self.hist), dtype=np.float64)
+        else:
+            from strategies.features import use_store
+
+            with use_store(self.features, usage=self.feature_usage):
+                w = np.asarray(decider.row(self.hist), dtype=np.float64)
         if w.shape != (self.N,):
             from harness.errors import InputError
 

@@ -19,13 +19,20 @@ __all__ = ["History", "StrategyDecider", "WindowedDecider", "WeightsDecider", "F
 
 
 class History:
-    """The bars a runner has seen, in growing arrays (amortised O(1) appends)."""
+    """The bars a runner has seen, in growing arrays (amortised O(1) appends).
+
+    :attr:`snapshot_id` is the bar store snapshot every row was read from (a replay of
+    stored bars), None as soon as one row came from elsewhere or from another snapshot;
+    the views :meth:`bars` returns carry it, so a decider can read the features
+    materialised from that snapshot (:func:`strategies.features.use_store`).
+    """
 
     def __init__(self, symbols, frequency: str, capacity: int = 1024) -> None:
         self.symbols = tuple(symbols)
         self.frequency = frequency
         N = len(self.symbols)
         self.n = 0
+        self.snapshot_id: str | None = None
         self._proto: Bars | None = None
         self.ts = np.empty(capacity, np.int64)
         self.fields = {k: np.empty((capacity, N)) for k in ("open", "high", "low", "close", "volume")}
@@ -33,6 +40,11 @@ class History:
     def append(self, bar: Bar) -> None:
         if self.n and bar.time <= self.ts[self.n - 1]:
             raise ValueError("history must grow in time")
+        snap = getattr(bar, "snapshot_id", None)
+        if self.n == 0:
+            self.snapshot_id = snap
+        elif snap != self.snapshot_id:
+            self.snapshot_id = None
         if self.n == self.ts.shape[0]:
             cap = 2 * self.n
             ts = np.empty(cap, np.int64)
@@ -64,12 +76,14 @@ class History:
         if self._proto is None:
             self._proto = Bars(timestamps=self.ts[start:n], symbols=self.symbols,
                                **{k: a[start:n] for k, a in self.fields.items()}, frequency=self.frequency)
-            return self._proto
+            if self.snapshot_id is None:
+                return self._proto
         b = object.__new__(Bars)
         ts = self.ts[start:n]
         ts.flags.writeable = False  # read-only views, as Bars' own fields are
         for name, value in (("timestamps", ts), ("symbols", self._proto.symbols),
-                            ("frequency", self._proto.frequency), ("snapshot_id", None), ("_digest", [])):
+                            ("frequency", self._proto.frequency), ("snapshot_id", self.snapshot_id),
+                            ("_digest", [])):
             object.__setattr__(b, name, value)
         for k, a in self.fields.items():
             v = a[start:n]

@@ -22,9 +22,10 @@ __all__ = ["ReplayFeed", "StoreFeed", "bars_rows"]
 def bars_rows(bars: Bars, start: int = 0) -> Iterator[Bar]:
     """The rows of ``bars`` from ``start`` as :class:`Bar` objects."""
     syms = tuple(bars.symbols)
+    snap = bars.snapshot_id
     for t in range(start, bars.n_bars):
         yield Bar(time=int(bars.timestamps[t]), symbols=syms, open=bars.open[t], high=bars.high[t],
-                  low=bars.low[t], close=bars.close[t], volume=bars.volume[t])
+                  low=bars.low[t], close=bars.close[t], volume=bars.volume[t], snapshot_id=snap)
 
 
 class ReplayFeed:

@@ -16,7 +16,7 @@ def parity(deployment: str, *, start, end, version="champion", registry=None) ->
     fills, equity and positions with ``backtest`` of the same version's weights on that range.
     Returns ``{"equal": bool, "lines": [...], ...}``."""
     from harness import backtest
-    from harness._bars import load_bars
+    from harness._bars import home_store, load_bars
     from harness.errors import InputError
     from harness.paper._core import Runner
     from harness.paper._decide import FixedSource, History
@@ -43,7 +43,8 @@ def parity(deployment: str, *, start, end, version="champion", registry=None) ->
     if cut:
         hist.extend(bars[:cut])
     Runner(deployment=deployment, symbols=v.symbols, frequency=v.frequency, config=v.config, broker=sim, ledger=led,
-           source=FixedSource(str(v.version), _decider(deployed)), history=hist).run(ReplayFeed(rng))
+           source=FixedSource(str(v.version), _decider(deployed)), history=hist,
+           features=home_store()).run(ReplayFeed(rng))
     w = deployed.target_weights(bars)
     bt = backtest(rng, weights=w[cut:], config=v.config)
     fills = led.fills()

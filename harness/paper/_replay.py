@@ -37,6 +37,8 @@ class PaperResult:
     ledger: Any = field(repr=False)
     bars: Bars = field(repr=False)
     swaps: list = field(default_factory=list)
+    #: what the deciders read from the feature store (``strategies.features.FeatureUsage``; None: no store given)
+    feature_usage: Any = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -76,7 +78,7 @@ class PaperResult:
 def replay(bars: Bars, strategy: Any = None, params: Any = None, *, weights: Any = None,
            config: BacktestConfig = _DEFAULT, risk=None, deployment: str = "replay",
            ledger_dir: str | Path | None = None, schedule: list | None = None, broker=None,
-           resume: bool = False, audit=None) -> PaperResult:
+           resume: bool = False, audit=None, features=None) -> PaperResult:
     """Run the paper runner over ``bars`` on a scratch ledger (see the module docstring).
 
     Exactly one of ``strategy`` / ``weights`` (as :func:`harness.backtest`). ``risk``: a
@@ -84,7 +86,10 @@ def replay(bars: Bars, strategy: Any = None, params: Any = None, *, weights: Any
     ``[(from_time_ns, version, strategy_or_weights, params), ...]``. ``broker``: a broker
     wrapping the replay's SimBroker (a callable ``f(sim_broker) -> Broker``), for tests.
     ``resume``: continue the ledger and SimBroker book already in ``ledger_dir`` (a
-    restart: applied bars are skipped, the books are reconciled first).
+    restart: applied bars are skipped, the books are reconciled first). ``features``: the
+    bar store ``bars`` were read from; the deciders then read the features materialised
+    from ``bars.snapshot_id`` where they exist (``result.feature_usage`` says what came
+    from it), and compute them otherwise (same values).
     """
     from harness.engine.api import _resolve_strategy, prepare_weights
     from harness.errors import InputError
@@ -127,7 +132,8 @@ def replay(bars: Bars, strategy: Any = None, params: Any = None, *, weights: Any
     brk = broker(sim) if broker is not None else sim
     runner = Runner(deployment=deployment, symbols=bars.symbols, frequency=bars.frequency, config=config,
                     broker=brk, ledger=ledger, source=FixedSource("1", base, sched), risk=risk,
-                    audit=audit)
+                    audit=audit, features=features)
     runner.run(ReplayFeed(bars))
     sim.close()
-    return PaperResult(ledger_path=lpath, ledger=ledger, bars=bars, swaps=runner.swaps)
+    return PaperResult(ledger_path=lpath, ledger=ledger, bars=bars, swaps=runner.swaps,
+                       feature_usage=None if features is None else runner.feature_usage)

@@ -145,11 +145,15 @@ class PaperRunner:
     (default: a :class:`~harness.paper.StoreFeed` on the home store). ``ledger``: a
     :class:`Ledger` or a path (default ``<home>/paper/<deployment>.db``). ``risk``:
     :class:`~harness.paper.RiskLimits` (default: the spec's ``[paper.risk]``).
+    ``features``: the bar store whose materialised features the champion's decisions
+    read when the history is one stored snapshot's rows (a replay of stored bars;
+    default: the home store; False: always compute). Live bars arriving in new
+    snapshots are decided on features computed on the fly (the same values).
     """
 
     def __init__(self, deployment: str, *, broker=None, feed=None, ledger=None, risk=None, registry=None,
                  config=None, shadow: bool = False, swap_check_every: float | None = None,
-                 digest_every: int | None = None, audit: bool = True) -> None:
+                 digest_every: int | None = None, audit: bool = True, features=None) -> None:
         from harness.engine.config import BacktestConfig  # noqa: F401
         from harness.paper._sim import SimBroker
         from harness.registry import Registry
@@ -189,10 +193,19 @@ class PaperRunner:
         self.source = RegistrySource(self.registry, deployment, check_every=check, config=self.config,
                                      symbols=self.symbols)
         self._audit_on = audit
+        if features is None:
+            from harness._bars import NoDataError, home_store
+
+            try:
+                features = home_store()
+            except NoDataError:
+                features = None
+        self.features = features or None
         self.core = Runner(deployment=deployment, symbols=self.symbols, frequency=self.frequency, config=self.config,
                            broker=self.broker, ledger=self.ledger, source=self.source, risk=self.risk_limits,
                            audit=self._audit if audit else None,
-                           digest_every=digest_every or self.paper_config.digest_every, history=hist)
+                           digest_every=digest_every or self.paper_config.digest_every, history=hist,
+                           features=self.features)
         self.shadow = shadow or self.paper_config.shadow
         self._shadow_runs: dict[str, Runner] = {}
         self._shadow_hist_src = feed.history if getattr(feed, "history", None) is not None else None
@@ -274,12 +287,13 @@ class PaperRunner:
             hist = History(self.symbols, self.frequency)
             for t in range(self.core.hist.n - 1):  # the history up to the previous bar
                 hist.append(_row(self.core.hist, t))
+            hist.snapshot_id = self.core.hist.snapshot_id  # the same rows
             src = RegistrySource(self.registry, self.deployment, alias="challenger", check_every=3600.0,
                                  config=v.config, symbols=self.symbols)
             run = Runner(deployment=self.deployment, symbols=self.symbols, frequency=self.frequency, config=v.config,
                          broker=SimBroker(self.symbols, config=v.config, path=path.with_suffix(".broker.db"),
                                           name="shadow"),
-                         ledger=led, source=src, risk=None, audit=None, history=hist)
+                         ledger=led, source=src, risk=None, audit=None, history=hist, features=self.features)
             self._shadow_runs[key] = run
         run.process(bar)
 

@@ -168,6 +168,9 @@ class ModelVersion:
     tags: dict = field(default_factory=dict)
     created_at: str = ""
     source: str = ""
+    #: the feature set and definition hashes it was trained on (``strategies.features.feature_lineage``), and
+    #: what training read from the feature store (``from_store``); None for versions registered before this
+    features: dict | None = None
 
     def lineage(self) -> dict[str, Any]:
         """The JSON-able lineage (what ``registry show`` prints)."""
@@ -176,7 +179,8 @@ class ModelVersion:
                 "frequency": self.frequency, "snapshot_id": self.snapshot_id, "data_digest": self.data_digest,
                 "run_id": self.run_id, "code_version": self.code_version, "seed": self.seed,
                 "artifact_uri": self.artifact_uri, "artifact_sha256": self.artifact_sha256,
-                "aliases": list(self.aliases), "tags": dict(self.tags), "created_at": self.created_at}
+                "aliases": list(self.aliases), "tags": dict(self.tags), "created_at": self.created_at,
+                "features": self.features}
 
 
 class DeployedStrategy:
@@ -385,12 +389,16 @@ class Registry:
                  symbols: list[str], frequency: str, snapshot_id: str, data_digest: str,
                  run_id: str | None = None, code_version: str | None = None, seed: int | None = None,
                  artifact_path: str | os.PathLike[str] | None = None,
-                 tags: Mapping[str, Any] | None = None) -> ModelVersion:
+                 tags: Mapping[str, Any] | None = None, features: Mapping[str, Any] | None = None) -> ModelVersion:
         """Register a new version of ``deployment`` with its full lineage; returns it.
 
         ``params`` are validated against the strategy's ``Params``; with ``artifact_path``
         (a trained model folder or file) the registry copies it under the version's
-        artifact folder and records its SHA-256 (:func:`artifact_digest`).
+        artifact folder and records its SHA-256 (:func:`artifact_digest`). The version
+        always records its feature set and definition hashes
+        (:func:`strategies.features.feature_lineage`), which :meth:`load` checks;
+        ``features`` adds what training read from the feature store (``{"from_store":
+        FeatureUsage.to_dict()}``).
         """
         import strategies
         from harness.engine import BacktestConfig
@@ -417,10 +425,15 @@ class Registry:
             if not local.exists():
                 raise InputError(f"register {deployment}: artifact {local} does not exist")
         extra = {str(k): str(v) for k, v in (tags or {}).items()}
+        if features is not None and not isinstance(features, Mapping):
+            raise InputError(f"register {deployment}: features must be a dict, got {type(features).__name__}")
+        from strategies.features import feature_lineage
+
+        feats = {**dict(features or {}), **feature_lineage(strat, p)}
         lineage = {"strategy": strat.name, "params": p.to_dict(), "config": config.to_dict(), "symbols": syms,
                    "frequency": frequency, "snapshot_id": snapshot_id, "data_digest": data_digest,
                    "run_id": run_id, "code_version": code_version or engine_code_version(),
-                   "seed": None if seed is None else int(seed), "tags": extra}
+                   "seed": None if seed is None else int(seed), "tags": extra, "features": feats}
         dest = f"{_as_uri(artifact_root())}/registry/{deployment}/{uuid.uuid4().hex}"
         staging = Path(tempfile.mkdtemp(prefix="harness-register-"))
         try:
@@ -504,7 +517,7 @@ class Registry:
                             artifact_uri=lin.get("artifact_uri"), artifact_sha256=lin.get("artifact_sha256"),
                             aliases=tuple(sorted(getattr(mv, "aliases", None) or ())) if aliases is None else aliases,
                             tags={k: v for k, v in mv.tags.items() if not k.startswith("harness.lineage")},
-                            created_at=lin.get("created_at", ""), source=mv.source)
+                            created_at=lin.get("created_at", ""), source=mv.source, features=lin.get("features"))
 
     def get(self, deployment: str, ref: int | str) -> ModelVersion:
         """Version ``ref`` (a number or ``champion`` / ``challenger`` / ``previous``) of ``deployment``."""
@@ -529,12 +542,22 @@ class Registry:
         return sorted(out, key=lambda v: v.version)
 
     def load(self, deployment: str, ref: int | str = "champion") -> DeployedStrategy:
-        """A :class:`DeployedStrategy` for version ``ref``; the artifact's SHA-256 is checked first."""
+        """A :class:`DeployedStrategy` for version ``ref``; the artifact's SHA-256 is checked first, and a version
+        whose feature definitions changed since it was trained is refused
+        (:class:`market_data.errors.FeatureDefinitionChangedError`)."""
         import strategies
 
         v = self.get(deployment, ref)
         strat = strategies.get(v.strategy)
         params = strat.Params.from_dict(v.params)
+        if v.features:  # versions registered before feature lineage existed carry none
+            from market_data.errors import FeatureDefinitionChangedError
+            from strategies.features import check_feature_lineage
+
+            try:
+                check_feature_lineage(v.features, strat, params)
+            except FeatureDefinitionChangedError as exc:
+                raise FeatureDefinitionChangedError(f"refusing to load {deployment} v{v.version}: {exc}") from None
         model = None
         if v.artifact_uri:
             local = _download(v.artifact_uri)

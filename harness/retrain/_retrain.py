@@ -415,7 +415,36 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
     holdout metrics, the evidence folder and the study's trials; ``result.run_id``).
     ``dask`` (a ``distributed.Client``, ``"local[:N]"`` or ``"tcp://HOST:PORT"``) evaluates
     the trials on a Dask cluster (driver-side ask/tell, see :func:`harness.optimize`).
+
+    Features: the whole retrain runs inside :func:`strategies.features.use_store` on the
+    home bar store, so a trainable strategy (``mlp``) trains and is scored from the
+    features materialised from the training snapshot when they exist (``harness features
+    materialise --set mlp``), and computes them otherwise (the same values, bit for bit).
+    What it read is in ``result.stats["features"]`` and in each registered version's
+    ``features["from_store"]``.
     """
+    from strategies.features import use_store
+
+    with use_store(_feature_store()) as usage:
+        return _retrain(deployment, reason=reason, snapshot=snapshot, registry=registry, trigger=trigger, spec=spec,
+                        labels=labels, storage=storage, audit=audit, progress=progress, register=register,
+                        track=track, dask=dask, usage=usage)
+
+
+def _feature_store() -> Any:
+    """The home bar store, whose materialised features training reads (None: there is none)."""
+    from harness._bars import NoDataError, home_store
+
+    try:
+        return home_store()
+    except NoDataError:
+        return None
+
+
+def _retrain(deployment: Any, *, reason: str, snapshot: str | None, registry: Any, trigger: Any, spec: Any,
+             labels: np.ndarray | None, storage: Any, audit: Any, progress: bool, register: bool,
+             track: bool | None, dask: Any, usage: Any) -> RetrainResult:
+    """:func:`retrain`'s body, inside the feature store block whose ``usage`` it records."""
     import optuna
 
     import strategies
@@ -564,6 +593,9 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
         stats["pbo_error"] = str(exc)
     if window.fallback:
         stats["window_fallback"] = window.fallback
+    features_used = usage.to_dict() if (usage.stored or usage.computed) else None
+    if features_used is not None:
+        stats["features"] = features_used
 
     result = RetrainResult(
         deployment=name, retrain_id=retrain_id, reason=reason, outcome=outcome, timed_out=timed_out, window=window,
@@ -598,7 +630,8 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
                                frequency=bars.frequency, snapshot_id=bars.snapshot_id,
                                data_digest=window.bars.digest(), run_id=opt.lineage.get("run_id"),
                                code_version=code_version(), seed=seed,
-                               artifact_path=c.artifact, tags=tags)
+                               artifact_path=c.artifact, tags=tags,
+                               features=None if features_used is None else {"from_store": features_used})
         c = _replace(c, version=mv)
         registered.append(c)
         _audit("candidate_registered", name, {"retrain_id": retrain_id, "version": int(mv.version), "rank": c.rank,
