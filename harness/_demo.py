@@ -52,6 +52,12 @@ def _step_mlp(ctx: dict) -> str:
     return f"{demo_step(ctx)}; {fit_run_step(ctx)}"
 
 
+def _step_features(ctx: dict) -> str:
+    from harness._features_demo import demo_step
+
+    return demo_step(ctx)
+
+
 def _step_reproduce(ctx: dict) -> str:
     from harness.registry._tracking_demo import reproduce_step
 
@@ -127,6 +133,7 @@ STEPS: list[tuple[str, Callable[[dict], str]]] = [
     ("walk-forward optimisation (Optuna) with DSR and PBO", _step_optimize),
     ("volatility regimes (default detector) on the S&P 500 sample", _step_regime),
     ("trainable strategy (mlp): fit, save, reload", _step_mlp),
+    ("feature store: the mlp features materialised beside the bars; the mlp fits from them", _step_features),
     ("lineage: rerun the backtest from its MLflow run", _step_reproduce),
     ("deployment: harness deploy spx_sma.toml, then retrain --if-regime-changed", _step_deploy),
     ("promotion gate: the deployment's decision; a snooped search refused", _step_gate),

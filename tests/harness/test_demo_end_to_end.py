@@ -132,3 +132,19 @@ def test_the_demo_loop_retrains_on_the_autumn_2008_change_and_prints_its_check_t
     assert m, out[-3000:]
     for check in ("oos_improvement", "deflated_sharpe", "pbo", "min_trades"):
         assert check in out[m.end():m.end() + 3000]
+
+
+@pytest.mark.slow
+def test_the_demo_mlp_fits_from_the_features_it_materialised_beside_the_bars(demo):
+    from market_data.features import FeatureStore
+    from market_data.store import BarStore
+
+    home, _, out = demo
+    m = re.search(r"mlp features materialised from snapshot (\w+) as commit (\w+) \((\d+) bars x (\d+) symbols x 9, "
+                  r"full, [\d.]+s\); the mlp fit read them \((\d+) read\(s\) from the store, 0 computed\); the same "
+                  r"weights as the fit on features computed on the fly", out)
+    assert m, out
+    stored = {s.snapshot_id: s for s in FeatureStore(BarStore.open(home / "data")).list("mlp")}
+    assert m.group(2) in stored and stored[m.group(2)].source_snapshot == m.group(1)
+    assert (stored[m.group(2)].rows, stored[m.group(2)].symbols) == (int(m.group(3)), int(m.group(4)))
+    assert int(m.group(5)) >= 1
