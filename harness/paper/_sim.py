@@ -88,6 +88,7 @@ class SimBroker(Broker):
         self._orders: dict[str, OrderReport] = {}
         self._fills: dict[str, list[FillReport]] = {}
         self._seq = 0
+        self._saved_seq = -1  # the sequence as last written ('seq' row); -1: never written
         self._fill_seq = 0
         self._dirty: set[int] | None = None
         ident = json.dumps({"symbols": list(self.symbols), "config": config.to_dict()}, sort_keys=True)
@@ -124,10 +125,14 @@ class SimBroker(Broker):
         self._dirty = set()
 
     def _save_slots(self, cols) -> None:
-        """The kernel's per-symbol order state (target, place) and the working order of each symbol."""
-        self._db.executemany("INSERT OR REPLACE INTO slots VALUES (?, ?, ?, ?)",
-                             [(int(n), float(self.target[n]), int(self.place[n]), self.pending[n]) for n in cols])
-        self._db.execute("INSERT OR REPLACE INTO book VALUES ('seq', ?)", (json.dumps(self._seq),))
+        """The kernel's per-symbol order state (target, place) and the working order of each symbol, and the
+        order sequence when it moved (inside the caller's transaction; a rollback reloads all of it)."""
+        rows = [(int(n), float(self.target[n]), int(self.place[n]), self.pending[n]) for n in cols]
+        if rows:
+            self._db.executemany("INSERT OR REPLACE INTO slots VALUES (?, ?, ?, ?)", rows)
+        if self._seq != self._saved_seq:
+            self._db.execute("INSERT OR REPLACE INTO book VALUES ('seq', ?)", (json.dumps(self._seq),))
+            self._saved_seq = self._seq
 
     def _load(self) -> None:
         book = json.loads(self._db.execute("SELECT value FROM book WHERE key='book'").fetchone()[0])
@@ -144,6 +149,7 @@ class SimBroker(Broker):
         self.n_bars = int(book["n_bars"])
         self.last_time = book["last_time"]
         self._seq = int(json.loads(self._db.execute("SELECT value FROM book WHERE key='seq'").fetchone()[0]))
+        self._saved_seq = self._seq
         self._fill_seq = int(book["fill_seq"])
         self._dirty = set()
         self._orders = {}
