@@ -54,7 +54,15 @@ class Params(Config):
         return space
 
     def to_array(self) -> np.ndarray:
-        """Numeric fields as a float64 vector in field order (the form kernels take)."""
+        """Numeric fields as a float64 vector in field order (the form kernels take); a fresh copy each call
+        of the vector built once per (immutable) instance."""
+        cached = self.__dict__.get("_array")
+        if cached is None:
+            cached = self._build_array()
+            object.__setattr__(self, "_array", cached)
+        return cached.copy()
+
+    def _build_array(self) -> np.ndarray:
         vals = []
         for k, v in self.to_dict().items():
             if isinstance(v, str):
