@@ -67,3 +67,15 @@ def test_versions_registered_without_attributions_load_with_none(reg, stored_bar
     assert "attributions" not in json.loads(reg._client.get_model_version("dep", str(v.version)).tags["harness.lineage"])
     assert not (_download(v.source) / "attributions.json").exists()
     assert reg.load("dep", v.version).version.attributions is None
+
+
+def test_the_demo_line_names_a_versions_most_important_inputs(reg, stored_bars, explained):
+    from harness.registry._demo import attributions_line
+
+    v = _register(reg, stored_bars, attributions=explained)
+    line = attributions_line(v)
+    perm = explained.permutation.as_mapping()
+    assert perm["close"] != 0.0  # sma_crossover reads the closes, and nothing else
+    assert line == f"v{v.version} attributions: close {perm['close']:+.3g}; 0 for open, high, low, volume " \
+                   "(permutation, d sharpe)"
+    assert attributions_line(_register(reg, stored_bars)) is None
