@@ -1,4 +1,4 @@
-"""``harness registry ls | show NAME | history NAME``: deployments, versions, lineage, alias moves."""
+"""``harness registry ls | show NAME | history NAME``: deployments, versions, lineage, attributions, alias moves."""
 
 from __future__ import annotations
 
@@ -62,8 +62,15 @@ def ls(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead 
 def show(
     name: Annotated[str, typer.Argument(help="Deployment name (see `harness registry ls`).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    all_attributions: Annotated[bool, typer.Option(
+        "--all-attributions", help="Print every version's feature attributions, not only the latest's.")] = False,
 ) -> None:
-    """Show a deployment's versions, aliases and full lineage."""
+    """Show a deployment's versions, aliases, full lineage and feature attributions.
+
+    The attributions (permutation importance on the version's out-of-sample blocks, and
+    integrated gradients for torch models) are those of the latest version, or of every
+    version with --all-attributions; --json holds every version's under "attributions".
+    """
     from harness.registry import Registry
 
     reg = Registry.open()
@@ -90,6 +97,8 @@ def show(
     typer.echo(f"v{latest.version} code {latest.code_version}; config {json.dumps(latest.config.to_dict())}")
     if latest.features:
         typer.echo(f"v{latest.version} {_features_line(latest.features)}")
+    for v in (versions if all_attributions else [latest]):
+        _attributions_table(v)
 
 
 def _features_line(features: dict) -> str:
@@ -107,6 +116,28 @@ def _features_line(features: dict) -> str:
     else:
         line += "; computed on the fly in training"
     return line
+
+
+
+def _fmt(x: Any) -> str:
+    return "-" if x is None else f"{x:.4g}"
+
+
+def _attributions_table(v: Any) -> None:
+    """Version ``v``'s feature attributions, most important first (or why there are none)."""
+    att = v.attributions
+    if att is None:
+        typer.echo(f"v{v.version}: no attributions recorded (registered without them, or before versions carried "
+                   "them)")
+        return
+    ig = att.integrated_gradients is not None
+    columns = ("feature", f"permutation (d {att.metric})", "std") + (("mean |IG|", "mean IG") if ig else ())
+    rows = [(r["feature"], _fmt(r["permutation"]), _fmt(r["permutation_std"]))
+            + ((_fmt(r.get("ig_abs")), _fmt(r.get("ig_signed"))) if ig else ()) for r in att.rows()]
+    title = (f"v{v.version} attributions: {att.n_folds} out-of-sample blocks ({sum(att.fold_sizes)} bars), "
+             f"{att.n_repeats} permutations each, seed {att.seed}" + (f", IG {att.steps} steps" if ig else ""))
+    typer.echo(title)
+    _table(columns, rows)
 
 
 @registry_app.command("history")

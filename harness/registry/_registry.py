@@ -6,9 +6,10 @@ Layout in the MLflow store (any tracking URI: the home SQLite file, PostgreSQL, 
   baseline, spec (text, hash, version) and who created / last changed it as tags;
 * a *version* is a model version whose tag ``harness.lineage`` holds the JSON lineage
   (strategy, params, BacktestConfig, symbols, frequency, snapshot id, data digest, run id,
-  code version, seed, artifact URI and SHA-256); readable copies of the main fields are
-  tags too. Its source is ``<artifact_root>/registry/<deployment>/v<version>``, holding
-  ``lineage.json`` and, for trainable strategies, the weights folder;
+  code version, seed, artifact URI and SHA-256, and the feature attributions under
+  ``attributions``); readable copies of the main fields are tags too. Its source is
+  ``<artifact_root>/registry/<deployment>/v<version>``, holding ``lineage.json``,
+  ``attributions.json`` (when given) and, for trainable strategies, the weights folder;
 * aliases ``champion``, ``challenger``, ``previous`` are MLflow aliases. MLflow keeps no
   alias history (mlflow#2169), so every move is also a registered-model tag
   ``harness.alias.<time-ns>.<random>`` (JSON: alias, version, old, by, reason, decision,
@@ -123,6 +124,32 @@ def _file_sha(path: Path) -> str:
     return h.hexdigest()
 
 
+def _attributions_dict(deployment: str, value: Any) -> dict[str, Any] | None:
+    """``value`` (an ``Attributions``, its dict, or None) as the checked dict the lineage keeps."""
+    if value is None:
+        return None
+    from harness.explain import Attributions
+
+    if isinstance(value, Attributions):
+        return value.to_dict()
+    if not isinstance(value, Mapping):
+        raise InputError(f"register {deployment}: attributions must be a harness.explain.Attributions or its "
+                         f"to_dict(), got {type(value).__name__}")
+    try:
+        return Attributions.from_dict(value).to_dict()
+    except InputError as exc:
+        raise InputError(f"register {deployment}: {exc}") from None
+
+
+def _attributions_of(raw: Any) -> Any:
+    """The ``Attributions`` of a stored lineage (None for versions registered before them)."""
+    if raw is None:
+        return None
+    from harness.explain import Attributions
+
+    return Attributions.from_dict(raw)
+
+
 # ------------------------------------------------------------------ records
 @dataclass(frozen=True, kw_only=True)
 class DeploymentInfo:
@@ -171,6 +198,7 @@ class ModelVersion:
     #: the feature set and definition hashes it was trained on (``strategies.features.feature_lineage``), and
     #: what training read from the feature store (``from_store``); None for versions registered before this
     features: dict | None = None
+    attributions: Any = None  # harness.explain.Attributions; None for versions registered without them
 
     def lineage(self) -> dict[str, Any]:
         """The JSON-able lineage (what ``registry show`` prints)."""
@@ -180,7 +208,8 @@ class ModelVersion:
                 "run_id": self.run_id, "code_version": self.code_version, "seed": self.seed,
                 "artifact_uri": self.artifact_uri, "artifact_sha256": self.artifact_sha256,
                 "aliases": list(self.aliases), "tags": dict(self.tags), "created_at": self.created_at,
-                "features": self.features}
+                "features": self.features,
+                "attributions": None if self.attributions is None else self.attributions.to_dict()}
 
 
 class DeployedStrategy:
@@ -389,7 +418,8 @@ class Registry:
                  symbols: list[str], frequency: str, snapshot_id: str, data_digest: str,
                  run_id: str | None = None, code_version: str | None = None, seed: int | None = None,
                  artifact_path: str | os.PathLike[str] | None = None,
-                 tags: Mapping[str, Any] | None = None, features: Mapping[str, Any] | None = None) -> ModelVersion:
+                 tags: Mapping[str, Any] | None = None, features: Mapping[str, Any] | None = None,
+                 attributions: Any = None) -> ModelVersion:
         """Register a new version of ``deployment`` with its full lineage; returns it.
 
         ``params`` are validated against the strategy's ``Params``; with ``artifact_path``
@@ -398,7 +428,9 @@ class Registry:
         always records its feature set and definition hashes
         (:func:`strategies.features.feature_lineage`), which :meth:`load` checks;
         ``features`` adds what training read from the feature store (``{"from_store":
-        FeatureUsage.to_dict()}``).
+        FeatureUsage.to_dict()}``). ``attributions`` (a :class:`harness.explain.Attributions`
+        or its ``to_dict()``) are stored as the version's ``attributions.json`` and in its
+        lineage (``ModelVersion.attributions``).
         """
         import strategies
         from harness.engine import BacktestConfig
@@ -424,6 +456,7 @@ class Registry:
             local = Path(artifact_path)
             if not local.exists():
                 raise InputError(f"register {deployment}: artifact {local} does not exist")
+        explained = _attributions_dict(deployment, attributions)
         extra = {str(k): str(v) for k, v in (tags or {}).items()}
         if features is not None and not isinstance(features, Mapping):
             raise InputError(f"register {deployment}: features must be a dict, got {type(features).__name__}")
@@ -454,6 +487,9 @@ class Registry:
             # exists, so the version is created complete, in one call (a crash before it
             # leaves only an unreferenced artifact folder)
             lineage.update(artifact_uri=art_uri, artifact_sha256=sha, deployment=deployment, created_at=_now())
+            if explained is not None:
+                lineage["attributions"] = explained
+                (staging / "attributions.json").write_text(_json(explained) + "\n")
             (staging / "lineage.json").write_text(_json(lineage) + "\n")
             _upload(staging, dest)
             vtags = {"harness.lineage": _json(lineage), "harness.strategy": strat.name,
@@ -517,7 +553,8 @@ class Registry:
                             artifact_uri=lin.get("artifact_uri"), artifact_sha256=lin.get("artifact_sha256"),
                             aliases=tuple(sorted(getattr(mv, "aliases", None) or ())) if aliases is None else aliases,
                             tags={k: v for k, v in mv.tags.items() if not k.startswith("harness.lineage")},
-                            created_at=lin.get("created_at", ""), source=mv.source, features=lin.get("features"))
+                            created_at=lin.get("created_at", ""), source=mv.source, features=lin.get("features"),
+                            attributions=_attributions_of(lin.get("attributions")))
 
     def get(self, deployment: str, ref: int | str) -> ModelVersion:
         """Version ``ref`` (a number or ``champion`` / ``challenger`` / ``previous``) of ``deployment``."""

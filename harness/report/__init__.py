@@ -30,7 +30,7 @@ PANELS = {
     "sweep": ("summary", "top", "landscape", "distribution", "best_equity", "lineage"),
     "retrain": ("summary", "history", "importances", "trials", "candidates", "holdout_equity", "decision",
                 "lineage"),
-    "deployment": ("summary", "timeline", "decisions", "paper", "alerts", "regimes", "lineage"),
+    "deployment": ("summary", "timeline", "decisions", "attributions", "paper", "alerts", "regimes", "lineage"),
 }
 
 

@@ -1,7 +1,8 @@
 """The deployment report: a deployment's story so far, from the registry, audit trail, paper ledger and monitor.
 
 Everything shown is read through the owners' APIs: :class:`harness.registry.Registry`
-(versions, gate decisions, approvals, alias history), :mod:`harness.audit` (the timeline),
+(versions with their feature attributions, gate decisions, approvals, alias history),
+:mod:`harness.audit` (the timeline),
 :class:`harness.paper.Ledger` (paper equity, alerts, risk events), :func:`harness.monitor.alerts`
 and the deployment spec (its regime detector). The only computation of our own is the
 backtest the paper equity is drawn against: the engine's :func:`harness.backtest` of the
@@ -24,7 +25,7 @@ from harness.report._page import paragraph as _p
 
 __all__ = ["DeploymentData", "deployment_data", "deployment_page", "decision_html", "DEPLOYMENT_PANELS"]
 
-DEPLOYMENT_PANELS = ("summary", "timeline", "decisions", "paper", "alerts", "regimes", "lineage")
+DEPLOYMENT_PANELS = ("summary", "timeline", "decisions", "attributions", "paper", "alerts", "regimes", "lineage")
 
 #: audit kinds on the timeline, by lane (top to bottom)
 _LANES: dict[str, tuple[str, ...]] = {
@@ -44,6 +45,8 @@ _LANE_COLOURS = {"deployment": "#5b6475", "retrain": "#1f77b4", "candidate": "#9
 OPEN_DECISIONS = 3
 #: alert rows listed per source (the newest)
 MAX_ALERT_ROWS = 50
+#: versions whose attributions are drawn (the newest); each one's table is listed below the chart
+MAX_ATTRIBUTION_VERSIONS = 6
 
 
 @dataclass
@@ -231,6 +234,7 @@ def deployment_page(data: DeploymentData, *, title: str | None = None) -> Page:
     _summary_panel(page, data)
     _timeline_panel(page, data)
     _decisions_panel(page, data)
+    _attributions_panel(page, data)
     _paper_panel(page, data)
     _alerts_panel(page, data)
     _regime_panel(page, data)
@@ -386,6 +390,51 @@ def _decisions_panel(page: Page, data: DeploymentData) -> None:
         parts.append(decision_html(dec, approvals.get(dec.get("id"), []), open_=i < OPEN_DECISIONS))
     page.add("decisions", f"Gate decisions ({n}, newest first)", html_fragment="".join(parts),
              note="The gate's check table of each decision, as recorded in the registry (harness gate NAME VERSION).")
+
+
+def _attributions_panel(page: Page, data: DeploymentData) -> None:
+    """Each version's feature attributions as recorded in the registry (``ModelVersion.attributions``):
+    the permutation importances of the newest versions as bars, and one table per version."""
+    import plotly.graph_objects as go
+
+    have = [v for v in reversed(data.versions) if v.attributions is not None][:MAX_ATTRIBUTION_VERSIONS]
+    missing = [v for v in data.versions if v.attributions is None]
+    without = (f" Versions without attributions (registered without them, or before versions carried them): "
+               f"{', '.join(f'v{v.version}' for v in missing)}.") if missing else ""
+    if not have:
+        what = "no version is registered yet" if not data.versions else "no version carries attributions"
+        page.add("attributions", "Feature attributions", html_fragment=_p(f"No attributions yet: {what}."),
+                 note=without.strip())
+        return
+    fig = go.Figure()
+    for v in reversed(have):  # oldest first: the newest bar on top of each group
+        perm = v.attributions.permutation
+        fig.add_bar(x=list(perm.importance), y=list(perm.features), orientation="h", name=f"v{v.version}",
+                    error_x={"type": "data", "array": list(perm.std), "visible": True, "thickness": 1},
+                    hovertemplate="%{y}: %{x:.4g}<extra>v" + str(v.version) + "</extra>")
+    features = list(dict.fromkeys(f for v in have for f in v.attributions.permutation.ranking()))
+    height = min(900, max(260, 14 * len(features) * len(have) + 120))
+    fig.update_layout(barmode="group", template="plotly_white", height=height,
+                      margin={"l": 110, "r": 20, "t": 20, "b": 40}, legend={"orientation": "h"},
+                      xaxis_title=f"permutation importance (drop in {have[0].attributions.metric})",
+                      yaxis={"categoryorder": "array", "categoryarray": list(reversed(features))})
+    parts = []
+    for i, v in enumerate(have):
+        att = v.attributions
+        ig = att.integrated_gradients is not None
+        header = ("feature", f"permutation (drop in {att.metric})", "std") + (("mean |IG|", "mean IG") if ig else ())
+        rows = [(r["feature"], _num(r["permutation"]), _num(r["permutation_std"]))
+                + ((_num(r.get("ig_abs")), _num(r.get("ig_signed"))) if ig else ()) for r in att.rows()]
+        head = (f"v{v.version} ({v.strategy}): {att.n_folds} out-of-sample blocks, {sum(att.fold_sizes)} bars, "
+                f"{att.n_repeats} permutations each, seed {att.seed}" + (f", IG {att.steps} steps" if ig else ""))
+        parts.append(f'<details{" open" if i == 0 else ""} data-version="{v.version}"><summary>{html.escape(head)}'
+                     f"</summary>{table_html(rows, header)}</details>")
+    page.add("attributions", f"Feature attributions ({len(have)} versions)", figure=fig,
+             html_fragment="".join(parts),
+             note="Permutation importance: the drop in the metric on each version's out-of-sample blocks when one "
+                  "input's values are permuted within the block (bars: std over blocks and permutations); "
+                  "integrated gradients (torch models): the mean |IG| of the network's output per feature. "
+                  "Recorded with each version at registration (harness registry show NAME)." + without)
 
 
 def _paper_panel(page: Page, data: DeploymentData) -> None:

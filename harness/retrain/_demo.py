@@ -9,6 +9,7 @@ def demo_step(ctx: dict) -> str:
     """Deploy ``experiments/deployments/spx_sma.toml`` (as ``demo-spx-sma``, fewer trials in fast
     mode) on the home store, hand it to the gate, then run ``--if-regime-changed``."""
     from harness.config import paths
+    from harness.registry._demo import attributions_line
     from harness.retrain._flow import deploy, trigger
 
     src = Path(__file__).resolve().parents[2] / "experiments" / "deployments" / "spx_sma.toml"
@@ -28,5 +29,6 @@ def demo_step(ctx: dict) -> str:
         ch = res.challenger
         head = (f"deployed demo-spx-sma: {res.n_trials} trials on {res.window.describe()['requested']}, "
                 + (f"challenger v{ch.version.version} {ch.params}" if ch else res.outcome)
+                + (f" ({attributions_line(ch.version)})" if ch and ch.version.attributions is not None else "")
                 + (f", gate {out.decision.outcome}" if out.decision is not None else ""))
     return f"{head}; then: {check.messages[-1]}"

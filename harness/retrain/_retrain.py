@@ -17,10 +17,15 @@ The pipeline, for one trigger:
    conventions (the block starts flat, weights computed from the warmup bars before it).
    The champion (a registry version's ``DeployedStrategy`` weights, never refitted, or
    the baseline) is scored the same way on the holdout and on every fold's test bars.
+   Each candidate's feature attributions (:func:`harness.explain.attributions`:
+   permutation importance, and integrated gradients for the mlp's fitted network) are
+   computed on the holdout's blocks (the gate's ``fold_stability`` blocks), seeded from
+   the deployment's seed.
 5. If the best candidate is the champion (same params and, trainable, same weights), the
    outcome is ``no_change``: nothing is registered. Otherwise the candidates are
-   registered with their lineage, the best becomes ``challenger``, each is audited as
-   ``candidate_registered``, and the gate's evidence is stored as an artifact.
+   registered with their lineage and attributions, the best becomes ``challenger``, each
+   is audited as ``candidate_registered``, and the gate's evidence is stored as an
+   artifact (with ``attributions/candidate-<rank>.json``).
 6. Tracked (by default when registering), the retrain is one MLflow run of kind
    ``retrain`` (:func:`log_retrain`), whose id ``retrain_completed`` records; ``harness
    report RUN_ID`` draws it.
@@ -134,7 +139,9 @@ class Candidate:
     ``holdout_metrics`` (sharpe, total_return, ... on the holdout), ``stats`` (the
     engine's stats of the holdout backtest: trades, max drawdown, turnover, exposure),
     ``model`` (the final fit of a trainable strategy), ``artifact`` (its saved folder),
-    ``weights_sha256`` and ``version`` (the registry's ``ModelVersion`` once registered).
+    ``weights_sha256``, ``version`` (the registry's ``ModelVersion`` once registered) and
+    ``attributions`` (:class:`harness.explain.Attributions` on the holdout blocks; None
+    where they could not be computed, the reason in ``RetrainResult.stats``).
     """
 
     rank: int
@@ -148,6 +155,7 @@ class Candidate:
     artifact: Path | None = None
     weights_sha256: str | None = None
     version: Any = None
+    attributions: Any = field(default=None, repr=False)
 
 
 def _metrics(r: np.ndarray, ppy: float) -> dict[str, float]:
@@ -259,7 +267,8 @@ class RetrainResult:
             "candidates": [{"rank": c.rank, "trial": c.trial, "params": c.params, "value": c.value,
                             "holdout": c.holdout_metrics, "stats": c.stats,
                             "version": None if c.version is None else int(c.version.version),
-                            "weights_sha256": c.weights_sha256} for c in self.candidates],
+                            "weights_sha256": c.weights_sha256,
+                            "attributions": _attribution_summary(c.attributions)} for c in self.candidates],
             "champion_holdout": _metrics(self.champion_returns, _ppy(self.frequency)),
             "snapshot_id": self.snapshot_id, "data_digest": self.data_digest,
             "evidence_path": None if self.evidence_path is None else str(self.evidence_path),
@@ -275,6 +284,28 @@ class RetrainResult:
         for c in self.candidates:
             out[f"candidate_{c.rank}_returns"] = c.holdout_returns
         return out
+
+
+def _attribution_summary(att: Any) -> dict[str, dict[str, float]] | None:
+    """Method -> feature -> importance (the full record is ``attributions/candidate-<rank>.json``)."""
+    if att is None:
+        return None
+    return {m: {k: (v if math.isfinite(v) else None) for k, v in fi.as_mapping().items()}
+            for m, fi in att.methods.items()}
+
+
+def _holdout_attributions(window: Any, strat: Any, params: Any, config: Any, model: Any, seed: int,
+                          n_blocks: int) -> tuple[Any, str | None]:
+    """``(attributions, error)`` of a candidate on the holdout's ``n_blocks`` blocks (the gate's
+    blocks, :func:`_holdout_blocks`, as rows of the window)."""
+    from harness.explain import attributions
+
+    ids = _holdout_blocks(window.holdout, n_blocks)
+    folds = [window.holdout_start + np.flatnonzero(ids == k) for k in np.unique(ids)]
+    try:
+        return attributions(strat, params, window.bars, folds=folds, config=config, model=model, seed=seed), None
+    except InputError as exc:
+        return None, str(exc)
 
 
 def _ppy(frequency: str) -> float:
@@ -553,10 +584,16 @@ def _retrain(deployment: Any, *, reason: str, snapshot: str | None, registry: An
     ppy = _ppy(bars.frequency)
     art_root = _artifact_root(name, retrain_id)
     candidates = []
+    attribution_s, attribution_errors = 0.0, {}
     for rank, (t, full) in enumerate(picked):
         p = strat.Params.from_dict(full)
         r, model, weights_of = evaluate_window(window, strat, p, config, seed=seed, champion=champion)
         stats = _holdout_stats(hold_eval, hs, window.n_bars, int(strat.warmup(p)), weights_of, config)
+        t_attr = time.perf_counter()
+        explained, why = _holdout_attributions(window, strat, p, config, model, seed, evaluator.n_folds)
+        attribution_s += time.perf_counter() - t_attr
+        if why is not None:
+            attribution_errors[str(rank)] = why
         artifact = sha = None
         if model is not None:
             artifact = Path(model.save(art_root / f"model-{rank}"))
@@ -564,7 +601,7 @@ def _retrain(deployment: Any, *, reason: str, snapshot: str | None, registry: An
         value = t.value if len(opt.objectives) == 1 else list(t.values)
         candidates.append(Candidate(rank=rank, trial=t.number, params=full, value=value, holdout_returns=r,
                                     holdout_metrics=_metrics(r, ppy), stats=stats, model=model, artifact=artifact,
-                                    weights_sha256=sha))
+                                    weights_sha256=sha, attributions=explained))
     champ_r = hold_eval.returns_of(np.arange(hs, window.n_bars), champion.weights_of, champion.warmup)
 
     # -- no change?
@@ -580,7 +617,9 @@ def _retrain(deployment: Any, *, reason: str, snapshot: str | None, registry: An
              "n_trials_complete": len(opt.oos_returns), "n_trials_evaluated": n_eval,
              "best_trial": opt.best_trial, "best_value": opt.best_value, "objective": list(opt.objectives),
              "study_name": study_name, "study_seconds": study_s, "run_id": opt.lineage.get("run_id"),
-             "cv": cv.spec(), "n_folds": evaluator.n_folds}
+             "cv": cv.spec(), "n_folds": evaluator.n_folds, "attribution_seconds": attribution_s}
+    if attribution_errors:
+        stats["attribution_errors"] = attribution_errors
     try:
         stats["deflated_sharpe"] = opt.deflated_sharpe()
     except InputError as exc:
@@ -630,7 +669,7 @@ def _retrain(deployment: Any, *, reason: str, snapshot: str | None, registry: An
                                frequency=bars.frequency, snapshot_id=bars.snapshot_id,
                                data_digest=window.bars.digest(), run_id=opt.lineage.get("run_id"),
                                code_version=code_version(), seed=seed,
-                               artifact_path=c.artifact, tags=tags,
+                               artifact_path=c.artifact, tags=tags, attributions=c.attributions,
                                features=None if features_used is None else {"from_store": features_used})
         c = _replace(c, version=mv)
         registered.append(c)
@@ -666,9 +705,11 @@ def log_retrain(result: RetrainResult, *, spec: Any, config: Any, seed: int, fol
     Params: the deployment, reason, retrain id, outcome, window, CV, objective, trials and
     the candidates' versions. Metrics: the study's best value, DSR, PBO, trial counts, and
     the holdout metrics of the champion (``champion_holdout_<m>``) and of each candidate
-    (``candidate_<rank>_holdout_<m>``). Artifacts: the retrain's evidence folder
-    (``summary.json``, ``arrays.npz``, ``evidence/``, fitted models) and the study's
-    ``study/summary.json``, ``study/trials.csv`` and ``study/oos_returns.npz``.
+    (``candidate_<rank>_holdout_<m>``), and the best candidate's (the challenger's) feature
+    attributions, ``attribution.<method>.<feature>`` (``permutation``; ``integrated_gradients``
+    for torch models). Artifacts: the retrain's evidence folder (``summary.json``,
+    ``arrays.npz``, ``evidence/``, ``attributions/candidate-<rank>.json``, fitted models) and
+    the study's ``study/summary.json``, ``study/trials.csv`` and ``study/oos_returns.npz``.
     """
     import tempfile
 
@@ -702,6 +743,11 @@ def log_retrain(result: RetrainResult, *, spec: Any, config: Any, seed: int, fol
         for k, v in values.items():
             if v is not None and math.isfinite(float(v)):
                 metrics[f"{prefix}_{metric_key(k)}"] = float(v)
+    if best is not None and best.attributions is not None:
+        for method, fi in best.attributions.methods.items():
+            for feature, v in fi.as_mapping().items():
+                if math.isfinite(v):
+                    metrics[f"attribution.{method}.{metric_key(feature)}"] = float(v)
     tags = {"harness.deployment": result.deployment, "harness.retrain_id": result.retrain_id,
             "harness.study": st.get("study_name")}
     with tempfile.TemporaryDirectory(prefix="harness-retrain-") as tmp:
@@ -758,6 +804,11 @@ def _with_evidence(result: RetrainResult, folder: Path) -> RetrainResult:
     the raw arrays and the summary under ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     np.savez(folder / "arrays.npz", **result.arrays())
+    for c in result.candidates:
+        if c.attributions is not None:
+            (folder / "attributions").mkdir(exist_ok=True)
+            (folder / "attributions" / f"candidate-{c.rank}.json").write_text(
+                json.dumps(c.attributions.to_dict(), indent=2, sort_keys=True, allow_nan=False))
     evidence = None
     if result.candidates and result.outcome == "candidates":
         evidence = gate_evidence(result)

@@ -145,19 +145,33 @@ class FittedModel:
 
     def raw_outputs(self, bars: Bars) -> np.ndarray:
         """The network's output (logit or standardised return) per bar and symbol; NaN without a full window."""
-        feats = compute_features(_check_bars(bars))
+        return self.raw_outputs_from_features(compute_features(_check_bars(bars)))
+
+    def windows(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(rows, cols, x)``: the standardised ``(S, lookback, F)`` input windows of every row
+        and symbol of ``features`` (``(T, N, F)``, :func:`compute_features`) whose window is
+        finite; what the network is fed (``x = 0`` is the training mean of every feature)."""
+        feats = self._check_features(features)
         T, N, F = feats.shape
-        out = np.full((T, N), np.nan)
-        if T == 0 or N == 0:
-            return out
         L = self.params.lookback
         valid = np.zeros((T, N), dtype=np.bool_)
-        valid_windows_nb(feats, L, valid)
+        if T and N:
+            valid_windows_nb(feats, L, valid)
         rows, cols = np.nonzero(valid)
+        rows, cols = rows.astype(np.int64), cols.astype(np.int64)
+        x = np.empty((rows.size, L, F))
+        if rows.size:
+            gather_windows_nb(feats, rows, cols, L, self.x_mean, self.x_std, x)
+        return rows, cols, x
+
+    def raw_outputs_from_features(self, features: np.ndarray) -> np.ndarray:
+        """:meth:`raw_outputs` of a ``(T, N, F)`` features array (the bars' features, or any
+        array of that shape, e.g. with one feature permuted)."""
+        rows, cols, x = self.windows(features)
+        out = np.full(np.shape(features)[:2], np.nan)
         if rows.size == 0:
             return out
-        x = np.empty((rows.size, L, F))
-        gather_windows_nb(feats, rows.astype(np.int64), cols.astype(np.int64), L, self.x_mean, self.x_std, x)
+        L, F = x.shape[1], x.shape[2]
         y = np.empty(rows.size)
         if self.params.model_kind == "mlp":
             mlp_forward_nb(x.reshape(rows.size, L * F), self._flat, self._shapes, y)
@@ -168,7 +182,9 @@ class FittedModel:
 
     def scores(self, bars: Bars) -> np.ndarray:
         """Predictions in ``[-1, 1]`` per bar and symbol (``2*sigmoid(logit)-1`` or ``tanh(size)``)."""
-        raw = self.raw_outputs(bars)
+        return self._scores(self.raw_outputs(bars))
+
+    def _scores(self, raw: np.ndarray) -> np.ndarray:
         return np.tanh(raw / 2.0) if self.params.objective == "sign" else np.tanh(raw)
 
     def target_weights(self, bars: Bars) -> np.ndarray:
@@ -177,14 +193,44 @@ class FittedModel:
         Row ``t`` uses bars ``<= t`` only; rows without a full feature window are 0.
         """
         bars = _check_bars(bars)
-        s = self.scores(bars)
-        vol = compute_features(bars)[:, :, VOL_FEATURE]
-        out = np.zeros(bars.shape)
-        if bars.n_bars and bars.n_symbols:
+        return self.weights_from_features(compute_features(bars), bars.frequency)
+
+    def weights_from_features(self, features: np.ndarray, frequency: str) -> np.ndarray:
+        """The ``(T, N)`` weights :meth:`target_weights` trades, from a ``(T, N, F)`` features
+        array instead of bars (``frequency`` annualises the volatility scaling): scores from
+        every feature, the size from the ``vol_20`` column. ``target_weights(bars)`` is
+        ``weights_from_features(compute_features(bars), bars.frequency)``; permutation
+        importance feeds it features with one column shuffled."""
+        feats = self._check_features(features)
+        s = self._scores(self.raw_outputs_from_features(feats))
+        vol = np.ascontiguousarray(feats[:, :, VOL_FEATURE])
+        out = np.zeros(feats.shape[:2])
+        if out.size:
             p = self.params
-            weights_from_scores_nb(s, vol, p.threshold, p.target_vol, math.sqrt(periods_per_year(bars.frequency)),
+            weights_from_scores_nb(s, vol, p.threshold, p.target_vol, math.sqrt(periods_per_year(frequency)),
                                    p.leverage, p.long_only, out)
         return out
+
+    def torch_network(self) -> Any:
+        """The network as a float64 ``torch.nn.Module`` in eval mode, loaded from :attr:`state`
+        (imports torch): input ``(B, lookback, F)`` standardised windows (:meth:`windows`),
+        output ``(B,)`` raw outputs, equal to :meth:`raw_outputs` up to float rounding."""
+        import torch
+
+        from strategies.ml._nets import build_network
+
+        p = self.params
+        net = build_network(p.model_kind, n_features=len(self.feature_names), lookback=p.lookback, hidden=p.hidden,
+                            layers=p.layers, dropout=0.0)
+        net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in self.state.items()})
+        return net.double().eval()
+
+    def _check_features(self, features: Any) -> np.ndarray:
+        feats = np.asarray(features)
+        if feats.ndim != 3 or feats.shape[2] != len(self.feature_names):
+            raise InputError(f"features must have shape (bars, symbols, {len(self.feature_names)}) "
+                             f"({', '.join(self.feature_names)}), got {feats.shape}")
+        return np.ascontiguousarray(feats, dtype=np.float64)
 
     def latest_weights(self, bars: Bars) -> np.ndarray:
         """The ``(N,)`` weights for the last bar, from the trailing :attr:`window` bars only.

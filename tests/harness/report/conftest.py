@@ -61,19 +61,30 @@ def decision(outcome: str, *, sharpe: float, threshold: float = 0.5) -> dict:
                     evidence_digest="e" * 64, time=datetime.now(UTC).isoformat(), policy={"mode": "auto"}).to_dict()
 
 
-def register(reg, bars, name: str, strategy) -> object:
+def register(reg, bars, name: str, strategy, *, explain: bool = False) -> object:
+    """Register ``strategy`` (name, params) on ``bars``; ``explain``: with its attributions on the last 100 bars."""
     from harness import BacktestConfig
     from harness._bars import home_store
 
-    return reg.register(name, strategy=strategy[0], params=strategy[1],
-                        config=BacktestConfig(fee_rate=0.001, size_granularity=1.0), symbols=list(bars.symbols),
-                        frequency="1d", snapshot_id=home_store().resolve(), data_digest=bars.digest(), seed=1)
+    config = BacktestConfig(fee_rate=0.001, size_granularity=1.0)
+    att = None
+    if explain:
+        import numpy as np
+
+        from harness.explain import attributions
+
+        n = bars.n_bars
+        att = attributions(strategy[0], strategy[1], bars, folds=[np.arange(n - 100, n - 50), np.arange(n - 50, n)],
+                           config=config, seed=1, n_repeats=2)
+    return reg.register(name, strategy=strategy[0], params=strategy[1], config=config, symbols=list(bars.symbols),
+                        frequency="1d", snapshot_id=home_store().resolve(), data_digest=bars.digest(), seed=1,
+                        attributions=att)
 
 
 @pytest.fixture
 def traded_deployment(stored_bars):
     """Deployment ``dep``: v1 promoted and paper-traded from bar 150, v2 promoted at bar 280 (the runner
-    swaps), v3 rejected by the gate; one monitor alert. Returns (registry, name)."""
+    swaps), v3 (with attributions) rejected by the gate; one monitor alert. Returns (registry, name)."""
     from harness.monitor import Alert, JsonlSink, alerts_path
     from harness.paper import PaperRunner, ReplayFeed
     from harness.registry import Registry
@@ -96,7 +107,7 @@ def traded_deployment(stored_bars):
 
     runner.run(on_bar=on_bar)
     runner.close()
-    v3 = register(reg, stored_bars, name, ("sma_crossover", {"fast": 3, "slow": 40}))
+    v3 = register(reg, stored_bars, name, ("sma_crossover", {"fast": 3, "slow": 40}), explain=True)
     reg.record_decision(name, v3.version, decision("reject", sharpe=0.1))
     JsonlSink(alerts_path(name)).send(Alert(name, "tracking_error", "alert", "max_gap", 0.05, 0.01,
                                             (0, 10), int(stored_bars.timestamps[300])))

@@ -57,6 +57,7 @@ def test_deployment_report_renders_every_panel_in_chromium(chromium, traded_depl
     rendered = browser.render(path)
     _check(rendered, "deployment")
     assert rendered.panels["decisions"]["text"] > 200  # the check tables of the open decisions
+    assert rendered.panels["attributions"]["text"] > 100  # v3's attributions table
 
 
 @pytest.mark.slow

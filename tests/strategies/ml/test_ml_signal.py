@@ -53,3 +53,27 @@ def test_model_beats_a_shuffled_label_control_on_a_planted_signal(planted, seed)
     assert ic > c_ic + 0.1
     assert hit > c_hit + 0.03
     assert sharpe > c_sharpe + 1.0
+
+
+def test_weights_from_features_are_the_target_weights_and_the_torch_network_the_raw_outputs(walk_bars):
+    import torch
+
+    from strategies.ml import MLPParams
+    from strategies.ml.features import compute_features
+    from strategies.ml.fitted import FittedModel, expected_shapes
+
+    for kind in ("mlp", "conv"):
+        p = MLPParams(model_kind=kind, lookback=4, hidden=6, layers=2)
+        rng = np.random.default_rng(1)
+        state = {k: rng.normal(0, 0.4, s).astype(np.float32) for k, s in expected_shapes(p).items()}
+        feats = compute_features(walk_bars)
+        model = FittedModel(params=p, state=state, x_mean=np.nanmean(feats, axis=(0, 1)),
+                            x_std=np.nanstd(feats, axis=(0, 1)), y_scale=1.0, seed=0)
+        np.testing.assert_array_equal(model.weights_from_features(feats, walk_bars.frequency),
+                                      model.target_weights(walk_bars))
+        rows, cols, x = model.windows(feats)
+        with torch.no_grad():
+            y = model.torch_network()(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(y, model.raw_outputs(walk_bars)[rows, cols], rtol=1e-9, atol=1e-12)
+        with pytest.raises(Exception, match="features must have shape"):
+            model.weights_from_features(feats[:, :, :3], "1d")
