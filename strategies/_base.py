@@ -60,14 +60,14 @@ class Strategy(Protocol):
 def coerce_params(params_cls: type[Params], params: Any) -> Params:
     """``params`` as an instance of ``params_cls``: ``None`` gives the defaults, a mapping
     is validated through ``from_dict``; anything else is a :class:`ParamError`."""
+    if isinstance(params, params_cls):  # the common case first: no imports on the hot path
+        return params
     from collections.abc import Mapping
 
     from strategies.params import ParamError
 
     if params is None:
         return params_cls()
-    if isinstance(params, params_cls):
-        return params
     if isinstance(params, Mapping):
         return params_cls.from_dict(params)
     raise ParamError(f"expected {params_cls.__qualname__} (or a dict of its fields), got {type(params).__name__}")
@@ -79,9 +79,9 @@ def run_kernel(kernel: Any, bars: Bars, params: Params) -> np.ndarray:
     Allocates the ``(T, N)`` float64 output (zeros), calls
     ``kernel(open, high, low, close, volume, params.to_array(), out)`` and returns it.
     """
-    from market_data.errors import InputError
-
     if not isinstance(bars, Bars):
+        from market_data.errors import InputError
+
         raise InputError(f"bars must be a market_data.Bars, got {type(bars).__name__}")
     out = np.zeros(bars.shape, dtype=np.float64)
     kernel(bars.open, bars.high, bars.low, bars.close, bars.volume, params.to_array(), out)

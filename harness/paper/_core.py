@@ -378,11 +378,9 @@ class Runner:
         """The engine's valuation prices after a bar (the open when filling there, then the close)."""
         if self.config.fill_at_open:
             o = np.asarray(bar.open, dtype=np.float64)
-            ok = ~np.isnan(o)
-            self.val_px[ok] = o[ok]
+            np.copyto(self.val_px, o, where=~np.isnan(o))
         c = np.asarray(bar.close, dtype=np.float64)
-        ok = ~np.isnan(c)
-        self.val_px[ok] = c[ok]
+        np.copyto(self.val_px, c, where=~np.isnan(c))
 
     def _decide(self, decider, bar: Bar) -> tuple[list[dict], list[dict]]:
         """The orders due at this bar (the engine's rule: the target changed, or a rebalance)."""
