@@ -101,6 +101,7 @@ class Runner:
         self.deployment = deployment
         self.symbols = tuple(symbols)
         self.N = len(self.symbols)
+        self._col = {s: i for i, s in enumerate(self.symbols)}
         self.frequency = frequency
         self.config = config
         self.broker = broker
@@ -320,7 +321,7 @@ class Runner:
         fill_at_open = self.config.fill_at_open
         if fill_at_open:
             self.broker.on_bar(bar)
-        pending = led.state().get("pending")
+        pending = led.runner_state.get("pending")  # read only: no copy of the state
         events: list[dict] = []
         if pending == int(bar.time):  # recovery: this bar's intents are committed, do not decide again
             intents = [r for r in led.order_rows(list(led.open)) if r["bar_time"] == int(bar.time)
@@ -401,13 +402,14 @@ class Runner:
         d = self.bar_index
         k = int(self.config.rebalance_every or 0)
         rebalance = k > 0 and d % k == 0
-        due = []
-        for n in range(self.N):
-            x = w[n]
-            if not np.isnan(x) and x != self.target[n]:
-                due.append((n, float(x)))
-            elif rebalance:
-                due.append((n, float(self.target[n])))
+        changed = ~np.isnan(w) & (w != self.target)  # one vector pass (500 symbols: no Python loop)
+        if rebalance:  # every symbol is due: its new target, or the one it holds
+            due = list(enumerate(np.where(changed, w, self.target).tolist()))
+        else:
+            cols = np.flatnonzero(changed)
+            if cols.size == 0:
+                return [], []
+            due = list(zip(cols.tolist(), w[cols].tolist(), strict=True))
         if not due:
             return [], []
         from harness.engine import nb
@@ -461,7 +463,7 @@ class Runner:
     def _poll(self, acks: dict) -> tuple[list[dict], list[dict], list[dict], set[int]]:
         """Order states and new fills of every order the ledger holds open (and the legs they spawned)."""
         led = self.ledger
-        col = {s: i for i, s in enumerate(self.symbols)}
+        col = self._col
         todo = list(led.open)
         seen: set[str] = set()
         reports: dict[str, OrderReport | None] = {}

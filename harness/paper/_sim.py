@@ -95,6 +95,8 @@ class SimBroker(Broker):
         self._saved_seq = -1  # the sequence as last written ('seq' row); -1: never written
         self._fill_seq = 0
         self._dirty: set[int] | None = None
+        self._recs = np.empty(3 * N + 1, dtype=order_dt)
+        self._n_rec = np.zeros(1, np.int64)
         ident = json.dumps({"symbols": list(self.symbols), "config": config.to_dict()}, sort_keys=True)
         row = self._db.execute("SELECT value FROM meta WHERE key='ident'").fetchone()
         if row is None:
@@ -299,8 +301,8 @@ class SimBroker(Broker):
         pos_before = self.pos.copy()
         placed = [self.pending[n] if self.place[n] else None for n in range(N)]
         self._dirty = {n for n in range(N) if placed[n] is not None}
-        recs = np.empty(3 * N + 1, dtype=order_dt)
-        n_rec = np.zeros(1, np.int64)
+        recs, n_rec = self._recs, self._n_rec  # the kernel's output buffers, reused bar after bar
+        n_rec[0] = 0
         self._db.execute("BEGIN IMMEDIATE")
         try:
             nb.execute_bar_nb(t, np.ascontiguousarray(bar.open, dtype=np.float64),
