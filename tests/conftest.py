@@ -86,6 +86,27 @@ def pg_url() -> str:
     return url
 
 
+def _drop_database(admin, name: str) -> None:
+    """Drop a test database: end this role's sessions on it, then a plain DROP, which also stops an
+    autovacuum worker there. ``DROP ... WITH (FORCE)`` fails when autovacuum happens to be working on
+    the database: terminating a superuser's worker needs a privilege the test role does not have."""
+    import time
+
+    import sqlalchemy
+
+    for attempt in range(50):
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n "
+                                         "AND pid <> pg_backend_pid() AND usename = current_user"), {"n": name})
+            try:
+                conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}"'))
+                return
+            except sqlalchemy.exc.OperationalError:  # a terminated session has not exited yet
+                if attempt == 49:
+                    raise
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def pg_database(pg_url: str):
     """A fresh, empty PostgreSQL database for one test (dropped afterwards); yields its URL."""
@@ -101,8 +122,7 @@ def pg_database(pg_url: str):
     try:
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _drop_database(admin, name)
         admin.dispose()
 
 
@@ -188,8 +208,7 @@ def _mlflow_pg_template(pg_url: str) -> str:
     try:
         yield name
     finally:
-        with admin.connect() as conn:
-            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _drop_database(admin, name)
         admin.dispose()
 
 
@@ -211,8 +230,7 @@ def mlflow_pg_uri(pg_url: str, _mlflow_pg_template: str):
         from harness.registry import _mlflow
 
         _mlflow._CLIENTS.pop(url, None)
-        with admin.connect() as conn:
-            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _drop_database(admin, name)
         admin.dispose()
 
 
