@@ -51,7 +51,12 @@ import numpy as np
 
 from harness.errors import InputError
 from harness.explain._gradients import DEFAULT_STEPS
-from harness.explain._permutation import permutation_order, permute_log_changes, permute_rows
+from harness.explain._permutation import (
+    apply_log_changes,
+    permutation_order,
+    permute_rows,
+    prepare_log_changes,
+)
 
 __all__ = ["Attributions", "FeatureImportance", "attributions", "BAR_FIELDS", "METHODS", "FORMAT"]
 
@@ -241,13 +246,18 @@ class _BarFields:
         self.names = BAR_FIELDS
         self.warmup = int(warmup)
         self._weights_of = weights_of
+        self._prepared: dict[int, tuple[np.ndarray, ...]] = {}
 
     def true_weights_of(self) -> Any:
         return self._weights_of
 
     def permuted(self, f: int, rows: np.ndarray, order: np.ndarray) -> np.ndarray:
-        name = self.names[f]
-        return permute_log_changes(getattr(self.bars, name), rows, order, log1p=name == "volume")
+        """:func:`permute_log_changes` of field ``f``, its log level derived once for all its permutations."""
+        prepared = self._prepared.get(f)
+        if prepared is None:
+            name = self.names[f]
+            prepared = self._prepared[f] = prepare_log_changes(getattr(self.bars, name), log1p=name == "volume")
+        return apply_log_changes(prepared, rows, order)
 
     def weights_of(self, f: int, values: np.ndarray) -> Any:
         name = self.names[f]

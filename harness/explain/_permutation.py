@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["permute_log_changes", "permute_rows", "permutation_order"]
+__all__ = ["permute_log_changes", "prepare_log_changes", "apply_log_changes", "permute_rows", "permutation_order"]
 
 
 def permutation_order(seed: int, feature: int, repeat: int, fold: int, n: int) -> np.ndarray:
@@ -55,23 +55,37 @@ def permute_log_changes(values: np.ndarray, rows: np.ndarray, order: np.ndarray,
     ``log(x)`` (prices). Missing values (NaN) and values the logarithm does not take stay
     where and what they were; the level is carried over them.
     """
+    return apply_log_changes(prepare_log_changes(values, log1p=log1p), rows, order)
+
+
+def prepare_log_changes(values: np.ndarray, *, log1p: bool = False) -> tuple[np.ndarray, ...]:
+    """What :func:`permute_log_changes` derives from the field alone (its values, where the
+    logarithm takes them, the carried log level and its changes), computed once for the
+    many permutations of one field."""
     x = np.asarray(values, dtype=np.float64)
-    rows = np.asarray(rows, dtype=np.int64)
-    order = np.asarray(order, dtype=np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         ok = np.isfinite(x) & ((x >= 0.0) if log1p else (x > 0.0))
         level = np.where(ok, np.log1p(np.where(ok, x, 0.0)) if log1p else np.log(np.where(ok, x, 1.0)), np.nan)
     level = _fill(level)
     change = np.zeros_like(level)
     change[1:] = np.nan_to_num(np.diff(level, axis=0), nan=0.0)
-    moved = change.copy()
-    moved[rows] = change[rows[order]]
+    return x, ok, level, change, np.array(bool(log1p))
+
+
+def apply_log_changes(prepared: tuple[np.ndarray, ...], rows: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """:func:`permute_log_changes` of a field prepared by :func:`prepare_log_changes`."""
+    x, ok, level, change, log1p = prepared
+    rows = np.asarray(rows, dtype=np.int64)
+    order = np.asarray(order, dtype=np.int64)
     out = level.copy()
+    moved = change[rows[order]]  # the changes the fold's rows get, in row order
+    pos = 0
     for a, b in _runs(rows):
         base = level[a] - change[a]  # the level before row a (row 0: itself)
-        out[a:b] = base + np.cumsum(moved[a:b], axis=0)
+        out[a:b] = base + np.cumsum(moved[pos:pos + (b - a)], axis=0)
+        pos += b - a
     with np.errstate(over="ignore", invalid="ignore"):
-        rebuilt = np.expm1(out[rows]) if log1p else np.exp(out[rows])
+        rebuilt = np.expm1(out[rows]) if bool(log1p) else np.exp(out[rows])
     result = x.copy()  # outside the fold's rows: the true values, bit for bit
     result[rows] = np.where(ok[rows], rebuilt, x[rows])
     return result
