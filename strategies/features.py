@@ -527,6 +527,8 @@ _USAGE: contextvars.ContextVar[FeatureUsage | None] = contextvars.ContextVar("st
 #: commit, the definition hashes and the symbols). Small: a few sets of one process's deployments.
 _READ_CACHE: dict[tuple, Any] = {}
 _READ_CACHE_MAX = 4
+#: (store, set, frequency, snapshot, hashes) -> the materialisation ``FeatureStore._find`` found with those hashes
+_FOUND_CACHE: dict[tuple, Any] = {}
 
 
 def _stored_set(store: Any, fs: FeatureSet, frequency: str, snapshot_id: str, symbols: tuple[str, ...],
@@ -540,8 +542,15 @@ def _stored_set(store: Any, fs: FeatureSet, frequency: str, snapshot_id: str, sy
     if usage is not None and miss_key in usage._missing:
         return "not materialised from the snapshot"
     fstore = FeatureStore(store)
+    found_key = (getattr(store, "uri", id(store)), fs.name, frequency, snapshot_id, hashes)
+    found = _FOUND_CACHE.get(found_key)
     try:
-        found = fstore._find(fs.name, frequency, snapshot_id)
+        if found is None:  # a walk of the branch's history, once: a materialisation with these hashes stays valid
+            found = fstore._find(fs.name, frequency, snapshot_id)
+            if tuple(sorted(found.definitions.items())) == hashes:
+                while len(_FOUND_CACHE) >= 64:
+                    _FOUND_CACHE.pop(next(iter(_FOUND_CACHE)))
+                _FOUND_CACHE[found_key] = found
     except FeaturesNotMaterialisedError:
         if usage is not None:
             usage._missing.add(miss_key)
