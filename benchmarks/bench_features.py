@@ -95,6 +95,20 @@ def main() -> None:
         t_read_feat = statistics.median(_timed(lambda: fstore.read("vol_20", feature_set="mlp", symbols=[sym]))[0]
                                         for _ in range(args.repeat))
         t_read_sym = statistics.median(_timed(lambda: store.read(sym))[0] for _ in range(args.repeat))
+
+        def read_one_field():  # what store.read does for one field of one symbol: its session, view and rects
+            from market_data.store import _read_rects
+
+            session = store._session(None)
+            view = store._view(session, "1d")
+            try:
+                col = np.asarray([list(view.symbols).index(sym)], dtype=np.intp)
+                return _read_rects([view.fields["close"]], 0, view.n_rows, col, view.indexes)[0]
+            finally:
+                view.settle()
+
+        assert np.array_equal(read_one_field()[:, 0], store.read(sym).close[:, 0], equal_nan=True)
+        t_read_field = statistics.median(_timed(read_one_field)[0] for _ in range(args.repeat))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     load = os.getloadavg()
@@ -104,11 +118,13 @@ def main() -> None:
             ("compute in memory", t_compute), (f"write {n_feat * N * T:,} float64 values (BarStore.write)", t_write_ref),
             ("compute + write", t_compute + t_write_ref), ("materialise (read, compute, write, commit)", t_mat),
             ("materialise after appending 1 bar/symbol (incremental)", t_inc),
-            ("read 1 feature of 1 symbol", t_read_feat), ("read 1 symbol's bars (5 fields)", t_read_sym)]
+            ("read 1 feature of 1 symbol", t_read_feat), ("read 1 bar field (close) of 1 symbol", t_read_field),
+            ("read 1 symbol's bars (5 fields)", t_read_sym)]
     for name, t in rows:
         print(f"  {name:<58s} {t:9.3f} s")
     print(f"  materialise / (compute + write)                            {t_mat / (t_compute + t_write_ref):9.2f}")
     print(f"  incremental / full materialise                             {t_inc / t_mat:9.3f}")
+    print(f"  read 1 feature / read 1 bar field (goal <= 1)              {t_read_feat / t_read_field:9.2f}")
     print(f"  read 1 feature / read 1 symbol's bars                      {t_read_feat / t_read_sym:9.2f}")
 
 

@@ -32,7 +32,8 @@ with the stored values, and any difference falls back to a full recompute.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +54,8 @@ __all__ = ["FeatureStore", "FeatureSpec", "Features", "FEATURES_GROUP"]
 
 FEATURES_GROUP = "features"
 _FORMAT = "harness-features"
+_VIEWS_LOCK = threading.Lock()
+
 _SET_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
@@ -157,10 +160,9 @@ class FeatureStore:
                 return snap.id
         return snapshot_id
 
-    def list(self, feature_set: str | None = None, *, frequency: str | None = None) -> list[MaterialisedSet]:
-        """Every materialisation on ``main``, newest first (optionally of one set / frequency)."""
+    def _iter(self, feature_set: str | None = None, frequency: str | None = None) -> Iterator[MaterialisedSet]:
+        """The materialisations on ``main``, newest first, read lazily from the branch's history."""
         freq = canonical_frequency(frequency) if frequency else None
-        out = []
         for snap in self._commits():
             m = dict(snap.metadata)
             if m.get("kind") != "features":
@@ -169,36 +171,40 @@ class FeatureStore:
                 continue
             if freq is not None and m.get("frequency") != freq:
                 continue
-            out.append(MaterialisedSet(feature_set=m["feature_set"], frequency=m["frequency"], snapshot_id=snap.id,
-                                       source_snapshot=m["source_snapshot"], time=snap.written_at.isoformat(),
-                                       definitions=dict(m.get("definitions", {})), rows=int(m.get("rows", 0)),
-                                       symbols=int(m.get("symbols", 0)),
-                                       computed_rows=int(m.get("computed_rows", 0)),
-                                       incremental=bool(m.get("incremental", False))))
-        return out
+            yield MaterialisedSet(feature_set=m["feature_set"], frequency=m["frequency"], snapshot_id=snap.id,
+                                  source_snapshot=m["source_snapshot"], time=snap.written_at.isoformat(),
+                                  definitions=dict(m.get("definitions", {})), rows=int(m.get("rows", 0)),
+                                  symbols=int(m.get("symbols", 0)), computed_rows=int(m.get("computed_rows", 0)),
+                                  incremental=bool(m.get("incremental", False)))
+
+    def list(self, feature_set: str | None = None, *, frequency: str | None = None) -> list[MaterialisedSet]:
+        """Every materialisation on ``main``, newest first (optionally of one set / frequency)."""
+        return list(self._iter(feature_set, frequency))
 
     def _find(self, feature_set: str, freq: str, as_of: str | None) -> MaterialisedSet:
+        """The materialisation ``as_of`` names: that feature commit itself, else the newest one made from the
+        bars ``as_of`` holds (None: the newest). The history is walked only as far as the answer."""
         asked = None if as_of is None else self.store.resolve(as_of)  # an unknown snapshot says so first
-        found = self.list(feature_set, frequency=freq)
-        if not found:
+        newest = next(self._iter(feature_set, freq), None)
+        if newest is None:
             have = sorted({f"{m.feature_set} ({m.frequency})" for m in self.list()})
             raise FeaturesNotMaterialisedError(
                 f"feature set {feature_set!r} ({freq}) was never materialised in {self.store.uri}"
                 f"{' (materialised: ' + ', '.join(have) + ')' if have else ''}; run "
                 f"`harness features materialise --set {feature_set}`")
-        if as_of is None:
-            return found[0]
-        sid = asked
-        for m in found:
-            if m.snapshot_id == sid:
-                return m
-        sid = self.bar_snapshot(sid)
-        for m in found:
+        if asked is None:
+            return newest
+        sid = self.bar_snapshot(asked)
+        if sid != asked:  # a feature commit: itself when it is one of this set's
+            for m in self._iter(feature_set, freq):
+                if m.snapshot_id == asked:
+                    return m
+        for m in self._iter(feature_set, freq):
             if m.source_snapshot == sid:
                 return m
         raise FeaturesNotMaterialisedError(
             f"feature set {feature_set!r} ({freq}) was not materialised from snapshot {sid} (latest: from "
-            f"{found[0].source_snapshot}); run `harness features materialise --set {feature_set} --snapshot {sid}`")
+            f"{newest.source_snapshot}); run `harness features materialise --set {feature_set} --snapshot {sid}`")
 
     # -------------------------------------------------------------------- read
     def read(self, names: str | Sequence[str] | None = None, *, feature_set: str, symbols: Any = None,
@@ -213,9 +219,8 @@ class FeatureStore:
         """
         freq = canonical_frequency(frequency)
         found = self._find(feature_set, freq, as_of)
-        session = self.store._repo.readonly_session(snapshot_id=found.snapshot_id)
-        group = self._group(session, freq, feature_set)
-        attrs = dict(group.attrs)
+        view = self._view(found.snapshot_id, freq, feature_set)
+        attrs, ts = view["attrs"], view["timestamps"]
         defs = dict(attrs["definitions"])
         wanted = list(defs) if names is None else ([names] if isinstance(names, str) else list(names))
         for n in wanted:
@@ -238,17 +243,47 @@ class FeatureStore:
             for s in syms:
                 if s not in stored:
                     raise InputError(f"symbol {s!r} is not in feature set {feature_set!r}{_did_you_mean(s, stored)}")
-        from market_data.store import _read_rects, _read_timestamps
+        from market_data.store import _read_rects
 
-        ts = _read_timestamps(group["timestamps"])
         lo = 0 if start is None else int(np.searchsorted(ts, to_ns(start, name="start"), "left"))
         hi = ts.size if end is None else int(np.searchsorted(ts, to_ns(end, name="end"), "right"))
         cols = np.asarray([stored.index(s) for s in syms], dtype=np.intp)
-        blocks = _read_rects([group[n] for n in wanted], lo, max(lo, hi), cols)
+        blocks = _read_rects([view["array"](n) for n in wanted], lo, max(lo, hi), cols, view["indexes"])
         values = np.stack(blocks, axis=2) if blocks else np.empty((max(0, hi - lo), cols.size, 0))
         return Features(names=tuple(wanted), values=values, timestamps=ts[lo:max(lo, hi)].copy(), symbols=tuple(syms),
                         feature_set=feature_set, frequency=freq, source_snapshot=found.source_snapshot,
                         snapshot_id=found.snapshot_id, hashes={n: defs[n] for n in wanted})
+
+    def _view(self, snapshot_id: str, freq: str, feature_set: str) -> dict[str, Any]:
+        """The opened group of a feature commit: its attributes, timestamps, arrays (opened on first use) and
+        shard-index cache. A commit never changes, so this is built once per commit (a few kept, as
+        ``BarStore`` keeps its frequency views)."""
+        from market_data._shards import IndexCache
+        from market_data.store import _read_timestamps
+
+        with _VIEWS_LOCK:
+            cache = getattr(self.store, "_feature_views", None)
+            if cache is None:  # kept on the bar store: it lives as long as the store object
+                cache = self.store._feature_views = {}
+            key = (snapshot_id, freq, feature_set)
+            view = cache.get(key)
+        if view is None:
+            session = self.store._repo.readonly_session(snapshot_id=snapshot_id)
+            group = self._group(session, freq, feature_set)
+            opened: dict[str, Any] = {}
+
+            def array(name: str, _group=group, _opened=opened) -> Any:
+                if name not in _opened:
+                    _opened[name] = _group[name]
+                return _opened[name]
+
+            view = {"attrs": dict(group.attrs), "timestamps": _read_timestamps(group["timestamps"]),
+                    "array": array, "indexes": IndexCache(1024)}
+            with _VIEWS_LOCK:
+                while len(cache) >= 4:
+                    cache.pop(next(iter(cache)))
+                cache[key] = view
+        return view
 
     def _group(self, session: Any, freq: str, feature_set: str) -> Any:
         root = self.store._root(session)
