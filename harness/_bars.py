@@ -41,6 +41,15 @@ def home_store(*, create: bool = False) -> BarStore:
         raise NoDataError(f"{exc}; {_HINT}") from None
 
 
+def home_store_if_any() -> BarStore | None:
+    """The home bar store, or None when there is none yet (for readers that fall back, e.g. to computing
+    features instead of reading them)."""
+    try:
+        return home_store()
+    except NoDataError:
+        return None
+
+
 def load_bars(symbols: str | Iterable[str] | None = None, *, start: Any = None, end: Any = None,
               frequency: str = "1d", snapshot: str | None = None) -> Bars:
     """Read bars from the home store (all symbols when ``symbols`` is None).

@@ -426,6 +426,7 @@ class Watcher:
         return []
 
     def _ledger_monitor(self):
+        from harness._bars import home_store_if_any
         from harness.monitor import LedgerMonitor
 
         v = getattr(self._runner.source, "_version", None) or self._runner.champion  # as last read, no new query
@@ -443,19 +444,9 @@ class Watcher:
         self._monitor = LedgerMonitor(self.name, bars=self._bars, strategy=v.strategy, params=v.params,
                                       config=v.config, train_start=train_start, train_end=train_end,
                                       holdout_returns=holdout, monitor_config=self.spec.monitor,
-                                      store=_bar_store())
+                                      store=home_store_if_any())
         self._monitor_version = v.version
         return self._monitor
-
-
-def _bar_store() -> Any:
-    """The home bar store (whose materialised features the monitors read), None when there is none."""
-    from harness._bars import NoDataError, home_store
-
-    try:
-        return home_store()
-    except NoDataError:
-        return None
 
 
 def _holdout_returns(name: str, version: Any) -> np.ndarray | None:

@@ -490,8 +490,7 @@ class FeatureUsage:
     from the store (``stored``) or computed on the fly (``computed``, with the reasons), and which feature
     commits (snapshot ids) and definition hashes the stored values came from."""
 
-    def __init__(self, store: Any = None) -> None:
-        self.store = store
+    def __init__(self) -> None:
         self.stored = 0
         self.computed = 0
         self.head_rows = 0
@@ -666,7 +665,7 @@ def use_store(store: Any, *, usage: FeatureUsage | None = None) -> Iterator[Feat
     this one instead of a new one (a runner counting over many blocks)."""
     from strategies.ml.features import _STORE
 
-    usage = FeatureUsage(store) if usage is None else usage
+    usage = FeatureUsage() if usage is None else usage
     token = _STORE.set(store)
     utoken = _USAGE.set(usage)
     try:

@@ -46,6 +46,7 @@ __all__ = [
     "check_strategy",
     "contract_bars",
     "make_bars",
+    "random_walk_bars",
     "StrategyContract",
 ]
 
@@ -138,6 +139,30 @@ def contract_bars(n_bars: int = 600, n_symbols: int = 4, *, seed: int = 7) -> Ba
         if n_symbols >= 4:
             arr[4 * T // 5:, 3] = np.nan  # delisted
     return dataclasses.replace(bars, **fields, _digest=[])
+
+
+def random_walk_bars(n_bars: int, n_symbols: int = 1, *, seed: int = 0, ar: float = 0.0,
+                     sigma: float = 0.01) -> Bars:
+    """Daily OHLCV bars from log returns ``r[t] = ar * r[t-1] + eps`` (``ar < 0``: mean reversion).
+
+    The open of each bar is the previous close, so the next close-to-close return is what a
+    position decided at close ``t`` and filled at open ``t+1`` earns (a planted edge for
+    trainable strategies and attributions to find).
+    """
+    rng = np.random.default_rng(seed)
+    eps = rng.normal(0.0, sigma, size=(n_bars, n_symbols))
+    r = np.zeros((n_bars, n_symbols))
+    for t in range(1, n_bars):
+        r[t] = ar * r[t - 1] + eps[t]
+    close = 100.0 * np.exp(np.cumsum(r, axis=0))
+    open_ = np.vstack([close[:1], close[:-1]])
+    spread = np.abs(rng.normal(0.0, sigma / 2, size=close.shape))
+    high = np.maximum(open_, close) * np.exp(spread)
+    low = np.minimum(open_, close) * np.exp(-spread)
+    volume = rng.lognormal(10.0, 0.3, size=close.shape)
+    symbols = tuple(f"S{i}" for i in range(n_symbols))
+    return Bars(timestamps=np.arange(n_bars, dtype=np.int64) * _DAY_NS + 1_600_000_000 * 10**9 // _DAY_NS * _DAY_NS,
+                symbols=symbols, open=open_, high=high, low=low, close=close, volume=volume)
 
 
 def _strategy(strategy: Any) -> Any:

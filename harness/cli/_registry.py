@@ -118,7 +118,6 @@ def _features_line(features: dict) -> str:
     return line
 
 
-
 def _fmt(x: Any) -> str:
     return "-" if x is None else f"{x:.4g}"
 
@@ -130,13 +129,9 @@ def _attributions_table(v: Any) -> None:
         typer.echo(f"v{v.version}: no attributions recorded (registered without them, or before versions carried "
                    "them)")
         return
-    ig = att.integrated_gradients is not None
-    columns = ("feature", f"permutation (d {att.metric})", "std") + (("mean |IG|", "mean IG") if ig else ())
-    rows = [(r["feature"], _fmt(r["permutation"]), _fmt(r["permutation_std"]))
-            + ((_fmt(r.get("ig_abs")), _fmt(r.get("ig_signed"))) if ig else ()) for r in att.rows()]
-    title = (f"v{v.version} attributions: {att.n_folds} out-of-sample blocks ({sum(att.fold_sizes)} bars), "
-             f"{att.n_repeats} permutations each, seed {att.seed}" + (f", IG {att.steps} steps" if ig else ""))
-    typer.echo(title)
+    columns, raw = att.table()
+    rows = [(r[0], *(_fmt(x) for x in r[1:])) for r in raw]
+    typer.echo(f"v{v.version} attributions: {att.describe()}")
     _table(columns, rows)
 
 

@@ -194,6 +194,21 @@ class Attributions:
             out.append(row)
         return out
 
+    def table(self) -> tuple[tuple[str, ...], list[tuple[Any, ...]]]:
+        """``(header, rows)`` of :meth:`rows` as a table (numbers unformatted, None where undefined): what
+        ``harness registry show`` and the deployment report print, each in its own number format."""
+        ig = self.integrated_gradients is not None
+        header = ("feature", f"permutation (drop in {self.metric})", "std") + (("mean |IG|", "mean IG") if ig else ())
+        rows = [(r["feature"], r["permutation"], r["permutation_std"])
+                + ((r.get("ig_abs"), r.get("ig_signed")) if ig else ()) for r in self.rows()]
+        return header, rows
+
+    def describe(self) -> str:
+        """One line: the folds, bars, permutations and seed (and integrated gradients' steps) behind them."""
+        ig = self.integrated_gradients is not None
+        return (f"{self.n_folds} out-of-sample blocks ({sum(self.fold_sizes)} bars), {self.n_repeats} permutations "
+                f"each, seed {self.seed}" + (f", IG {self.steps} steps" if ig else ""))
+
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "strategy": self.strategy, "metric": self.metric, "seed": int(self.seed),
                 "n_repeats": int(self.n_repeats), "steps": None if self.steps is None else int(self.steps),

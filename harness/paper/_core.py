@@ -113,7 +113,7 @@ class Runner:
         self.submit_retries = submit_retries
         self.hist = history if history is not None else History(self.symbols, frequency)
         self.features = features
-        self.feature_usage = FeatureUsage(features)
+        self.feature_usage = FeatureUsage()
         st = ledger.state()
         self.last_time: int | None = st.get("last_time")
         self.bar_index: int = int(st.get("bar_index", 0))

@@ -194,12 +194,9 @@ class PaperRunner:
                                      symbols=self.symbols)
         self._audit_on = audit
         if features is None:
-            from harness._bars import NoDataError, home_store
+            from harness._bars import home_store_if_any
 
-            try:
-                features = home_store()
-            except NoDataError:
-                features = None
+            features = home_store_if_any()
         self.features = features or None
         self.core = Runner(deployment=deployment, symbols=self.symbols, frequency=self.frequency, config=self.config,
                            broker=self.broker, ledger=self.ledger, source=self.source, risk=self.risk_limits,

@@ -421,12 +421,9 @@ def _attributions_panel(page: Page, data: DeploymentData) -> None:
     parts = []
     for i, v in enumerate(have):
         att = v.attributions
-        ig = att.integrated_gradients is not None
-        header = ("feature", f"permutation (drop in {att.metric})", "std") + (("mean |IG|", "mean IG") if ig else ())
-        rows = [(r["feature"], _num(r["permutation"]), _num(r["permutation_std"]))
-                + ((_num(r.get("ig_abs")), _num(r.get("ig_signed"))) if ig else ()) for r in att.rows()]
-        head = (f"v{v.version} ({v.strategy}): {att.n_folds} out-of-sample blocks, {sum(att.fold_sizes)} bars, "
-                f"{att.n_repeats} permutations each, seed {att.seed}" + (f", IG {att.steps} steps" if ig else ""))
+        header, raw = att.table()
+        rows = [(r[0], *(_num(x) for x in r[1:])) for r in raw]
+        head = f"v{v.version} ({v.strategy}): {att.describe()}"
         parts.append(f'<details{" open" if i == 0 else ""} data-version="{v.version}"><summary>{html.escape(head)}'
                      f"</summary>{table_html(rows, header)}</details>")
     page.add("attributions", f"Feature attributions ({len(have)} versions)", figure=fig,

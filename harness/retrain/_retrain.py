@@ -454,22 +454,13 @@ def retrain(deployment: Any, *, reason: str, snapshot: str | None = None, regist
     What it read is in ``result.stats["features"]`` and in each registered version's
     ``features["from_store"]``.
     """
+    from harness._bars import home_store_if_any
     from strategies.features import use_store
 
-    with use_store(_feature_store()) as usage:
+    with use_store(home_store_if_any()) as usage:
         return _retrain(deployment, reason=reason, snapshot=snapshot, registry=registry, trigger=trigger, spec=spec,
                         labels=labels, storage=storage, audit=audit, progress=progress, register=register,
                         track=track, dask=dask, usage=usage)
-
-
-def _feature_store() -> Any:
-    """The home bar store, whose materialised features training reads (None: there is none)."""
-    from harness._bars import NoDataError, home_store
-
-    try:
-        return home_store()
-    except NoDataError:
-        return None
 
 
 def _retrain(deployment: Any, *, reason: str, snapshot: str | None, registry: Any, trigger: Any, spec: Any,

@@ -22,26 +22,15 @@ from harness.explain import (
     permute_rows,
 )
 from market_data import Bars
+from strategies.testing import random_walk_bars
 
-DAY = 86_400_000_000_000
 CONFIG = BacktestConfig(fee_rate=0.0005)
 SMA = {"fast": 2, "slow": 4, "long_short": True}
 
 
-def walk(n: int, n_symbols: int = 2, *, seed: int = 0, ar: float = 0.0, sigma: float = 0.01) -> Bars:
-    """OHLCV bars of log returns ``r[t] = ar * r[t-1] + eps``; the open is the previous close."""
-    rng = np.random.default_rng(seed)
-    eps = rng.normal(0.0, sigma, size=(n, n_symbols))
-    r = np.zeros((n, n_symbols))
-    for t in range(1, n):
-        r[t] = ar * r[t - 1] + eps[t]
-    close = 100.0 * np.exp(np.cumsum(r, axis=0))
-    open_ = np.vstack([close[:1], close[:-1]])
-    spread = np.abs(rng.normal(0.0, sigma / 2, size=close.shape))
-    return Bars(timestamps=np.arange(n, dtype=np.int64) * DAY + 18_000 * DAY,
-                symbols=tuple(f"S{i}" for i in range(n_symbols)), open=open_,
-                high=np.maximum(open_, close) * np.exp(spread), low=np.minimum(open_, close) * np.exp(-spread),
-                close=close, volume=rng.lognormal(10.0, 0.3, size=close.shape))
+def walk(n: int, n_symbols: int = 2, **kw) -> Bars:
+    """:func:`strategies.testing.random_walk_bars` with two symbols by default."""
+    return random_walk_bars(n, n_symbols, **kw)
 
 
 @pytest.fixture(scope="module")

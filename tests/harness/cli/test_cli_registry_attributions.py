@@ -32,7 +32,7 @@ def test_registry_show_prints_the_latest_versions_attributions_and_json_holds_ev
     att = _setup(stored_bars)
     out = run_cli("registry", "show", "spx-sma", check=True).stdout
     assert "v2 attributions: 2 out-of-sample blocks (100 bars), 2 permutations each, seed 2" in out
-    assert "permutation (d sharpe)" in out and "mean |IG|" not in out  # no torch model: no gradients
+    assert "permutation (drop in sharpe)" in out and "mean |IG|" not in out  # no torch model: no gradients
     body = out[out.index("v2 attributions"):]
     lines = [ln for ln in body.splitlines() if any(f" {f} " in ln for f in att.features)]
     assert [next(f for f in att.features if f" {f} " in ln) for ln in lines] == att.permutation.ranking()

@@ -10,26 +10,14 @@ import pytest
 
 from harness.engine import BacktestConfig
 from harness.errors import InputError
-from harness.registry import Registry
 
-from .test_registry import REPO, SMA, _deploy, _register, fitted  # noqa: F401 - fitted is a fixture
-
-
-@pytest.fixture
-def reg(stored_bars):
-    return Registry.open()
-
-
-@pytest.fixture
-def snapshot(stored_bars):
-    from harness._bars import home_store
-
-    return home_store().resolve()
+# the module's fixtures (imported names are fixtures here too); this module runs on the SQLite store only
+from .test_registry import REPO, SMA, _deploy, _register, fitted, reg, snapshot  # noqa: F401
 
 
 @pytest.mark.slow  # two fresh processes import the harness
 def test_a_version_records_its_feature_definitions_and_refuses_to_load_after_they_change(
-        reg, snapshot, stored_bars, fitted, tmp_path):  # noqa: F811 - the imported fixture
+        reg, snapshot, stored_bars, fitted, tmp_path):  # noqa: F811 - the imported fixtures
     """The feature set and definition hashes are recorded at registration. A process running the same code
     with an unrelated edit loads both versions; with the mlp feature kernel edited it refuses both (the rule
     strategy's common inputs come from that kernel), naming the version and the changed features."""

@@ -27,3 +27,25 @@ def fmt(v) -> str:
     from harness.report._page import _fmt
 
     return _fmt(v.item() if hasattr(v, "item") else v)
+
+
+def figure(html: str, key: str) -> dict:
+    """The plotly figure (data, layout) drawn in panel ``key`` of a written page."""
+    import json
+
+    div = re.search(r'<div class="plot" id="(plot-\d+)"', panel(html, key)).group(1)
+    call = f'Plotly.newPlot("{div}",s.data,s.layout,{{responsive:true,displaylogo:false}});}})('
+    start = html.index(call) + len(call)
+    payload, _ = json.JSONDecoder().raw_decode(html[start:].replace("<\\/", "</"))
+    return payload
+
+
+def plot_values(v):
+    """A trace's values as a float64 array, decoding plotly's typed-array form (``bdata``/``dtype``)."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(v, dict):
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"])).astype(np.float64)
+    return np.asarray(v, dtype=np.float64)

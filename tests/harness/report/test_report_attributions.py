@@ -4,34 +4,17 @@ when no version carries them."""
 
 from __future__ import annotations
 
-import json
-import re
-
 import numpy as np
 from conftest import deployment_spec
 from html_parts import cells
+from html_parts import figure as _figure
 from html_parts import fmt as _fmt
 from html_parts import panel as _section
 from html_parts import panels as _panels
+from html_parts import plot_values as _values
 
 from harness.engine import BacktestConfig
 from harness.report import PANELS, deployment_report
-
-
-def _figure(html: str, key: str) -> dict:
-    div = re.search(r'<div class="plot" id="(plot-\d+)"', _section(html, key)).group(1)
-    call = f'Plotly.newPlot("{div}",s.data,s.layout,{{responsive:true,displaylogo:false}});}})('
-    start = html.index(call) + len(call)
-    payload, _ = json.JSONDecoder().raw_decode(html[start:].replace("<\\/", "</"))
-    return payload
-
-
-def _values(v) -> list[float]:
-    if isinstance(v, dict):  # plotly's typed-array encoding
-        import base64
-
-        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"])).tolist()
-    return list(v)
 
 
 def _deployment(stored_bars):

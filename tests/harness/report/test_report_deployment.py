@@ -3,27 +3,18 @@ a deployment with nothing yet, and the errors."""
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import PAPER_FROM, SWAP_AT
+from html_parts import figure as _figure
 from html_parts import panel as _section
 from html_parts import panels as _panels
+from html_parts import plot_values
 
 from harness.errors import UnknownDeploymentError
 from harness.report import PANELS, deployment_report
-
-
-def _figure(html: str, key: str) -> dict:
-    """The plotly figure (data, layout) drawn in panel ``key`` of a written page."""
-    div = re.search(r'<div class="plot" id="(plot-\d+)"', _section(html, key)).group(1)
-    call = f'Plotly.newPlot("{div}",s.data,s.layout,{{responsive:true,displaylogo:false}});}})('
-    start = html.index(call) + len(call)
-    payload, _ = json.JSONDecoder().raw_decode(html[start:].replace("<\\/", "</"))
-    return payload
 
 
 def _trace(fig: dict, name: str) -> dict:
@@ -31,12 +22,7 @@ def _trace(fig: dict, name: str) -> dict:
 
 
 def _y(trace: dict) -> np.ndarray:
-    y = trace["y"]
-    if isinstance(y, dict):  # plotly's typed-array encoding
-        import base64
-
-        return np.frombuffer(base64.b64decode(y["bdata"]), dtype=np.dtype(y["dtype"]))
-    return np.asarray(y, dtype=float)
+    return plot_values(trace["y"])
 
 
 def test_a_deployment_report_has_every_panel_the_check_tables_and_the_lineage(traded_deployment, tmp_path):

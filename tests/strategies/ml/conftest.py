@@ -2,35 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from market_data import Bars
-
-DAY = 86_400_000_000_000
-
-
-def random_walk_bars(n_bars: int, n_symbols: int = 1, *, seed: int = 0, ar: float = 0.0,
-                     sigma: float = 0.01) -> Bars:
-    """OHLCV bars from log returns ``r[t] = ar * r[t-1] + eps`` (``ar < 0``: mean reversion).
-
-    The open of each bar is the previous close, so the next close-to-close return is what a
-    position decided at close ``t`` and filled at open ``t+1`` earns.
-    """
-    rng = np.random.default_rng(seed)
-    eps = rng.normal(0.0, sigma, size=(n_bars, n_symbols))
-    r = np.zeros((n_bars, n_symbols))
-    for t in range(1, n_bars):
-        r[t] = ar * r[t - 1] + eps[t]
-    close = 100.0 * np.exp(np.cumsum(r, axis=0))
-    open_ = np.vstack([close[:1], close[:-1]])
-    spread = np.abs(rng.normal(0.0, sigma / 2, size=close.shape))
-    high = np.maximum(open_, close) * np.exp(spread)
-    low = np.minimum(open_, close) * np.exp(-spread)
-    volume = rng.lognormal(10.0, 0.3, size=close.shape)
-    symbols = tuple(f"S{i}" for i in range(n_symbols))
-    return Bars(timestamps=np.arange(n_bars, dtype=np.int64) * DAY + 1_600_000_000 * 10**9 // DAY * DAY,
-                symbols=symbols, open=open_, high=high, low=low, close=close, volume=volume)
+from strategies.testing import random_walk_bars
 
 
 @pytest.fixture(scope="session")
