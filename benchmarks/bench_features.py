@@ -1,13 +1,17 @@
 """Feature store benchmark: materialising a feature set vs computing it in memory plus the store's write cost.
 
 Data: ``--symbols`` x ``--bars`` daily random-walk bars (default 500 x 10,000, prices on
-the cent grid), written to a fresh local BarStore. Measured in one run, side by side:
+the cent grid), written to a fresh local BarStore. Measured in one run, side by side, in
+``--rounds`` interleaved rounds (medians; each round's ratio is printed too, since this
+machine's memory and disk costs drift by tens of per cent between runs):
 
 * compute: the ``mlp`` feature set (9 features) in memory (``strategies.features.compute``), warm;
 * write reference: ``BarStore.write`` of float64 bars holding the same number of float64
-  values (9 x T x N values as 5 fields x T x (9N/5) symbols, float layout), one commit;
+  values (9 x T x N values as 5 fields x T x (9N/5) symbols, float layout), one commit
+  into a fresh store;
 * materialise: ``strategies.features.materialise`` of the set (read the bars, compute,
-  write, commit), full; then the incremental one after appending one bar per symbol;
+  write, commit), full (each round a set of its own name); then the incremental one after
+  appending one bar per symbol;
 * reads: one feature of one symbol from the feature store vs one symbol's bars (all
   five fields) from the bar store (median of ``--repeat``).
 
@@ -55,7 +59,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--symbols", type=int, default=500)
     ap.add_argument("--bars", type=int, default=10_000)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=5, help="reads: median of this many")
+    ap.add_argument("--rounds", type=int, default=5, help="compute / write / materialise: median of this many")
     args = ap.parse_args()
     import strategies.features as F
     from market_data.features import FeatureStore
@@ -70,16 +75,24 @@ def main() -> None:
         t_bars, s1 = _timed(lambda: store.write(bars, message="bars"))
         F.compute(fs.definitions, _bars(200, 2))  # compile
         loaded = store.read(snapshot=s1)
-        t_compute = min(_timed(lambda: F.compute(fs.definitions, loaded))[0] for _ in range(2))
         t_read_bars_all = _timed(lambda: store.read(snapshot=s1))[0]
         # the store's write cost for as many float64 values: 5 fields x T x (9N/5) symbols, float layout
         n_ref = -(-n_feat * N // 5)
         ref = _bars(T, n_ref, seed=1)
         ref = Bars(timestamps=ref.timestamps, symbols=ref.symbols, open=ref.open * 1.0001, high=ref.high * 1.0001,
                    low=ref.low * 1.0001, close=ref.close * 1.0001, volume=ref.volume + 0.5, frequency="1d")
-        ref_store = BarStore.open(root / "ref", create=True, layout=StoreLayout(encoding="float"))
-        t_write_ref = _timed(lambda: ref_store.write(ref, message="float64 reference"))[0]
-        t_mat, c1 = _timed(lambda: F.materialise(store, fs, snapshot=s1))
+        # rounds of the three, interleaved, so that the machine's drift and the process's memory
+        # state fall on all of them alike; each materialise is a full one (a set of its own name)
+        rounds: list[tuple[float, float, float]] = []
+        for r in range(args.rounds):
+            t_c = _timed(lambda: F.compute(fs.definitions, loaded))[0]
+            ref_store = BarStore.open(root / f"ref{r}", create=True, layout=StoreLayout(encoding="float"))
+            t_w = _timed(lambda rs=ref_store: rs.write(ref, message="float64 reference"))[0]
+            one = fs if r == args.rounds - 1 else F.FeatureSet(f"mlp_round{r}", fs.definitions)
+            t_m, c1 = _timed(lambda one=one: F.materialise(store, one, snapshot=s1))
+            rounds.append((t_c, t_w, t_m))
+            shutil.rmtree(root / f"ref{r}", ignore_errors=True)
+        t_compute, t_write_ref, t_mat = (statistics.median(x) for x in zip(*rounds, strict=True))
         nxt = _bars(T + 1, N)[T:]
         s2 = store.write(nxt, message="one more bar")
         t_inc, c2 = _timed(lambda: F.materialise(store, fs, snapshot=s2))
@@ -115,14 +128,18 @@ def main() -> None:
     print(f"feature set mlp ({n_feat} features) on {N} symbols x {T} bars = {n_feat * N * T:,} float64 values; "
           f"load {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     rows = [("write the bars (reference, ticks)", t_bars), ("read all bars", t_read_bars_all),
-            ("compute in memory", t_compute), (f"write {n_feat * N * T:,} float64 values (BarStore.write)", t_write_ref),
-            ("compute + write", t_compute + t_write_ref), ("materialise (read, compute, write, commit)", t_mat),
+            ("compute in memory (median)", t_compute),
+            (f"write {n_feat * N * T:,} float64 values (BarStore.write, median)", t_write_ref),
+            ("compute + write", t_compute + t_write_ref), ("materialise (read, compute, write, commit; median)", t_mat),
             ("materialise after appending 1 bar/symbol (incremental)", t_inc),
             ("read 1 feature of 1 symbol", t_read_feat), ("read 1 bar field (close) of 1 symbol", t_read_field),
             ("read 1 symbol's bars (5 fields)", t_read_sym)]
     for name, t in rows:
         print(f"  {name:<58s} {t:9.3f} s")
-    print(f"  materialise / (compute + write)                            {t_mat / (t_compute + t_write_ref):9.2f}")
+    print(f"  materialise / (compute + write), medians (goal <= 1)       {t_mat / (t_compute + t_write_ref):9.2f}")
+    per = [m / (c + w) for c, w, m in rounds]
+    print(f"  ... per round: {' '.join(f'{x:.2f}' for x in per)}  (compute {' '.join(f'{c:.2f}' for c, _, _ in rounds)}; "
+          f"write {' '.join(f'{w:.2f}' for _, w, _ in rounds)}; materialise {' '.join(f'{m:.2f}' for _, _, m in rounds)})")
     print(f"  incremental / full materialise                             {t_inc / t_mat:9.3f}")
     print(f"  read 1 feature / read 1 bar field (goal <= 1)              {t_read_feat / t_read_field:9.2f}")
     print(f"  read 1 feature / read 1 symbol's bars                      {t_read_feat / t_read_sym:9.2f}")

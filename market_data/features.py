@@ -32,6 +32,7 @@ with the stored values, and any difference falls back to a full recompute.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -61,12 +62,15 @@ _SET_RE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """What the store needs of a definition: its name, identity hash, lookback and alignment."""
+    """What the store needs of a definition: its name, identity hash, lookback, alignment and whether
+    its values are per-symbol (each column from that symbol's bars only: materialise may then
+    compute it on a subset of the symbols at a time)."""
 
     name: str
     hash: str
     lookback: int | None = None
     align: int = 1
+    per_symbol: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -330,11 +334,13 @@ class FeatureStore:
             done = self._incremental(root, plan, compute, specs, feature_set, source, freq, say) if plan else None
             if done is None:
                 say(f"features {feature_set}: full computation from snapshot {source}")
-                bars = self.store.read(frequency=freq, snapshot=source)
-                arrays = self._computed(compute, [s.name for s in specs], bars)
-                group = self._new_group(root, freq, feature_set, specs, bars)
-                self._write(group, specs, arrays, 0)
-                done = (group, bars.n_bars, bars.n_bars, False)
+                rows = self._streamed(root, compute, specs, feature_set, source, freq, say)
+                if rows is None:
+                    bars = self.store.read(frequency=freq, snapshot=source)
+                    group = self._new_group(root, freq, feature_set, specs, bars.timestamps, bars.symbols)
+                    self._write(group, specs, self._computed(compute, [s.name for s in specs], bars), 0)
+                    rows = (group, bars.n_bars)
+                done = (rows[0], rows[1], rows[1], False)
             group, T, computed, incremental = done
             group.attrs.update({"source_snapshot": source, "definitions": hashes})
             meta = {"kind": "features", "feature_set": feature_set, "frequency": freq, "source_snapshot": source,
@@ -384,6 +390,74 @@ class FeatureStore:
                 group[spec.name].resize((T, n_sym))
             self._write(group, specs, arrays, T_old)
         return group, T, T - T_old, True
+
+    def _streamed(self, root: Any, compute: Callable, specs: list[FeatureSpec], feature_set: str, source: str,
+                  freq: str, say: Callable[[str], None]) -> tuple[Any, int] | None:
+        """Read, compute and stage a per-symbol set by column shards of the store's layout; None when
+        the set is not per-symbol or fits in one shard (the caller computes it all at once).
+
+        The next shard is read and computed in a worker thread (the kernels release the GIL)
+        while this one is written, so the cost is near the larger of the two rather than their
+        sum, and only two shards' values are in memory at once. Each shard holds every stored
+        row, as ``read()`` of all symbols does when every row has a bar of some symbol; when one
+        has none (``read()`` drops it, and the windows shift), the staged values are dropped and
+        None is returned, for the all-at-once computation.
+        """
+        from market_data.bars import FIELDS
+        from market_data.store import _read_rects
+
+        names = [s.name for s in specs]
+        if not all(s.per_symbol for s in specs):
+            return None
+        session = self.store._session(source)
+        view = self.store._view(session, freq)
+        try:
+            ts, symbols = view.timestamps, view.symbols
+            T, N = int(ts.size), len(symbols)
+            if not T:
+                return None
+            width = self._shard_width(root)
+            if N <= width:
+                return None
+            group = self._new_group(root, freq, feature_set, specs, ts, symbols)
+            has_bar = np.zeros(T, dtype=bool)
+            fields = [view.fields[f] for f in FIELDS]
+
+            def part(c0: int) -> dict[str, np.ndarray]:
+                cols = np.arange(c0, min(c0 + width, N), dtype=np.intp)
+                arrays = dict(zip(FIELDS, _read_rects(fields, 0, T, cols, view.indexes), strict=True))
+                has_bar[:] |= ~np.all(np.isnan(arrays["close"]), axis=1)
+                bars = Bars(timestamps=ts, symbols=symbols[c0:c0 + width], frequency=view.name,
+                            snapshot_id=session.snapshot_id, **arrays)
+                return self._computed(compute, names, bars)
+
+            cuts = list(range(0, N, width))
+            ctx = contextvars.copy_context()  # the caller's context (compute may read context variables)
+            with ThreadPoolExecutor(1, thread_name_prefix="features-compute") as pool:
+                nxt = pool.submit(ctx.run, part, cuts[0])
+                for k, c0 in enumerate(cuts):
+                    arrays = nxt.result()
+                    if k + 1 < len(cuts):
+                        nxt = pool.submit(ctx.run, part, cuts[k + 1])
+                    say(f"features {feature_set}: symbols {c0 + 1}-{min(c0 + width, N)} of {N}")
+                    # one array at a time while the next shard is computed (measured faster on 2 cores)
+                    self._write(group, specs, arrays, 0, c0, threads=1)
+                    del arrays
+        finally:
+            view.settle()
+        if not has_bar.all():
+            say(f"features {feature_set}: {int((~has_bar).sum())} stored row(s) hold no bar; computing all at once")
+            return None  # the staged group is replaced by the caller's
+        return group, T
+
+    @staticmethod
+    def _shard_width(root: Any) -> int:
+        """Symbols per materialising step: whole storage shards of the store's layout, at least 128 symbols."""
+        from market_data.store import StoreLayout
+
+        lay = StoreLayout.from_dict(root.attrs["layout"])
+        unit = lay.shard_symbols if lay.sharded else 1
+        return unit * -(-128 // unit)
 
     def _previous(self, feature_set: str, freq: str) -> MaterialisedSet | None:
         found = self.list(feature_set, frequency=freq)
@@ -444,10 +518,11 @@ class FeatureStore:
                                  "(bars x symbols)")
             if v.dtype != np.float64:
                 raise InputError(f"feature {n!r}: compute returned {v.dtype} values, expected float64")
-            out[n] = np.ascontiguousarray(v)
+            out[n] = v  # any layout: the write copies each block once, into the storage order
         return out
 
-    def _new_group(self, root: Any, freq: str, feature_set: str, specs: list[FeatureSpec], bars: Bars) -> Any:
+    def _new_group(self, root: Any, freq: str, feature_set: str, specs: list[FeatureSpec], timestamps: np.ndarray,
+                   symbols: Sequence[str]) -> Any:
         from zarr.codecs import BloscCodec
 
         from market_data.store import StoreLayout, _create_field
@@ -458,18 +533,19 @@ class FeatureStore:
             del top[feature_set]
         group = top.create_group(feature_set)
         group.attrs.update({"format": _FORMAT, "feature_set": feature_set, "frequency": freq,
-                            "symbols": list(bars.symbols),
+                            "symbols": list(symbols),
                             "lookback": {s.name: s.lookback for s in specs}, "align": {s.name: s.align for s in specs}})
-        ts = group.create_array("timestamps", shape=(bars.n_bars,), dtype="int64", chunks=(131_072,), fill_value=0,
+        ts = group.create_array("timestamps", shape=(len(timestamps),), dtype="int64", chunks=(131_072,), fill_value=0,
                                 compressors=[BloscCodec(cname="zstd", clevel=3, shuffle="shuffle")])
-        if bars.n_bars:
-            ts[:] = bars.timestamps
+        if len(timestamps):
+            ts[:] = timestamps
         for s in specs:
-            _create_field(group, s.name, lay, dtype="float64", shape=bars.shape)
+            _create_field(group, s.name, lay, dtype="float64", shape=(len(timestamps), len(symbols)))
         return group
 
     @staticmethod
-    def _write(group: Any, specs: list[FeatureSpec], arrays: dict[str, np.ndarray], r0: int) -> None:
+    def _write(group: Any, specs: list[FeatureSpec], arrays: dict[str, np.ndarray], r0: int, c0: int = 0,
+               threads: int = 5) -> None:
         import zarr
 
         from market_data.store import _write_rect
@@ -477,10 +553,11 @@ class FeatureStore:
         def one(s: FeatureSpec) -> None:
             block = arrays[s.name]
             if block.size:
-                _write_rect(group[s.name], r0, 0, block)
+                _write_rect(group[s.name], r0, c0, block)
 
-        # as BarStore._apply writes its fields: a few arrays at once (compression releases the GIL)
-        with zarr.config.set({"async.concurrency": 64}), ThreadPoolExecutor(min(5, len(specs))) as pool:
+        # as BarStore._apply writes its fields: a few arrays at once (compression releases the GIL);
+        # one at a time while the next shard is computed alongside (measured faster on 2 cores)
+        with zarr.config.set({"async.concurrency": 64}), ThreadPoolExecutor(min(threads, len(specs))) as pool:
             list(pool.map(one, specs))
 
 

@@ -39,6 +39,7 @@ import importlib
 import inspect
 import json
 import math
+import re
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ from market_data import Bars
 from market_data.errors import InputError
 
 __all__ = ["Definition", "FeatureSet", "compute", "feature_set", "feature_sets", "strategy_set", "source_of",
-           "check_definition_no_lookahead", "check_lookback", "materialise", "read", "inputs_from_store",
+           "check_definition_no_lookahead", "check_lookback", "check_per_symbol", "materialise", "read", "inputs_from_store",
            "feature_lineage", "check_feature_lineage", "use_store", "FeatureUsage", "DEFAULT_SETS"]
 
 _PACKAGE = "strategies"
@@ -115,7 +116,7 @@ def source_of(fn: Callable[..., Any], extra: Sequence[Callable[..., Any]] = ()) 
         if inspect.isfunction(obj) and obj.__code__.co_filename.startswith("<"):
             continue  # generated (a dataclass's __init__ ...): the class's source covers it
         try:
-            seen[key] = inspect.getsource(obj)
+            seen[key] = _value_neutral(inspect.getsource(obj))
         except (OSError, TypeError):
             raise InputError(f"feature kernel {key}: its source is not available, so it has no identity") from None
         if inspect.isfunction(obj):
@@ -136,6 +137,22 @@ def source_of(fn: Callable[..., Any], extra: Sequence[Callable[..., Any]] = ()) 
                         and member.__qualname__.startswith(obj.__qualname__ + "."):
                     todo.append(member)
     return dict(sorted(seen.items()))
+
+
+#: Numba flags that change how a kernel runs, never what it returns: ``nogil=True`` is dropped
+#: from decorator lines before hashing, so releasing the GIL keeps every identity (``cache=True``
+#: is on every kernel; ``fastmath`` and ``parallel`` can change values and count).
+_NEUTRAL_FLAG = re.compile(r",\s*nogil\s*=\s*True\b|\bnogil\s*=\s*True\s*,\s*|\bnogil\s*=\s*True\b")
+
+
+def _value_neutral(source: str) -> str:
+    """``source`` with the value-neutral Numba flags removed from its decorator lines."""
+    lines = source.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if not line.lstrip().startswith("@"):
+            break
+        lines[i] = _NEUTRAL_FLAG.sub("", line).replace("()", "") if "nogil" in line else line
+    return "".join(lines)
 
 
 @functools.lru_cache(maxsize=256)
@@ -162,7 +179,12 @@ class Definition:
     (take ``output``, an int) or :class:`strategies.inputs.Inputs` (take ``output``, a name).
 
     ``lookback``/``align``: see the module docstring. ``depends``: functions the kernel
-    calls indirectly (through a registry), hashed like the kernel.
+    calls indirectly (through a registry), hashed like the kernel. ``per_symbol``: each
+    symbol's column depends on that symbol's bars only (no cross-sectional step), so the
+    values on any subset of the symbols are those columns of the values on all of them,
+    bit for bit (:func:`check_per_symbol`); materialising then computes and writes the
+    symbols shard by shard, overlapped. Like ``lookback`` it is a declaration about the
+    kernel, not part of the identity.
     """
 
     name: str
@@ -173,6 +195,7 @@ class Definition:
     align: int = 1
     depends: tuple[Callable[..., Any], ...] = ()
     doc: str = ""
+    per_symbol: bool = False
 
     def __post_init__(self) -> None:
         import re
@@ -187,6 +210,8 @@ class Definition:
                              f"got {self.lookback!r}")
         if isinstance(self.align, bool) or not isinstance(self.align, int) or self.align < 1:
             raise InputError(f"feature {self.name!r}: align must be a positive int, got {self.align!r}")
+        if not isinstance(self.per_symbol, bool):
+            raise InputError(f"feature {self.name!r}: per_symbol must be True or False, got {self.per_symbol!r}")
         object.__setattr__(self, "params", _jsonable(self.params))
 
     @property
@@ -206,7 +231,7 @@ class Definition:
     def _group_key(self) -> tuple:
         return (id(self.kernel), json.dumps(self.params, sort_keys=True))
 
-    def _take(self, result: Any, bars: Bars) -> np.ndarray:
+    def _take(self, result: Any, bars: Bars, contiguous: bool = True) -> np.ndarray:
         from strategies.inputs import Inputs
 
         if isinstance(result, Inputs):
@@ -218,6 +243,8 @@ class Definition:
         if arr.shape != bars.shape:
             raise InputError(f"feature {self.name!r}: kernel returned shape {arr.shape}, expected {bars.shape} "
                              "(bars x symbols)")
+        if not contiguous and arr.dtype == np.float64:
+            return arr  # a view into the kernel's result (materialise copies it once, into storage order)
         return np.ascontiguousarray(arr, dtype=np.float64)
 
     def compute(self, bars: Bars) -> np.ndarray:
@@ -225,8 +252,12 @@ class Definition:
         return compute([self], bars)[0]
 
 
-def compute(definitions: Sequence[Definition], bars: Bars) -> list[np.ndarray]:
-    """The values of ``definitions`` on ``bars``; each kernel runs once per distinct params."""
+def compute(definitions: Sequence[Definition], bars: Bars, *, contiguous: bool = True) -> list[np.ndarray]:
+    """The values of ``definitions`` on ``bars``; each kernel runs once per distinct params.
+
+    ``contiguous=False``: float64 values may be strided views into a kernel's ``(T, N, K)``
+    result instead of copies (what :func:`materialise` asks for).
+    """
     if not isinstance(bars, Bars):
         raise InputError(f"features are computed from market_data.Bars, got {type(bars).__name__}")
     results: dict[tuple, Any] = {}
@@ -235,7 +266,7 @@ def compute(definitions: Sequence[Definition], bars: Bars) -> list[np.ndarray]:
         key = d._group_key()
         if key not in results:
             results[key] = d.kernel(bars, **d.params)
-        out.append(d._take(results[key], bars))
+        out.append(d._take(results[key], bars, contiguous))
     return out
 
 
@@ -299,16 +330,16 @@ _MLP_LOOKBACK = 61
 def _mlp_set() -> FeatureSet:
     from strategies.ml.features import FEATURE_NAMES
 
-    defs = tuple(Definition(n, mlp_features, output=i, lookback=_MLP_LOOKBACK, doc=f"mlp feature {n}")
-                 for i, n in enumerate(FEATURE_NAMES))
+    defs = tuple(Definition(n, mlp_features, output=i, lookback=_MLP_LOOKBACK, doc=f"mlp feature {n}",
+                            per_symbol=True) for i, n in enumerate(FEATURE_NAMES))
     return FeatureSet("mlp", defs, doc="the mlp strategy's model features (strategies.ml.features)")
 
 
 def _base_set() -> FeatureSet:
     from strategies.inputs import BASE_INPUT_NAMES
 
-    defs = tuple(Definition(n, base_features, output=n, lookback=_MLP_LOOKBACK, doc=f"common input {n}")
-                 for n in BASE_INPUT_NAMES)
+    defs = tuple(Definition(n, base_features, output=n, lookback=_MLP_LOOKBACK, doc=f"common input {n}",
+                            per_symbol=True) for n in BASE_INPUT_NAMES)
     return FeatureSet("base", defs, doc="the rule strategies' common inputs (strategies.inputs.base_inputs)")
 
 
@@ -326,6 +357,11 @@ def _strategy_lookback(name: str, p: Any) -> tuple[int | None, int]:
     if name == "xs_momentum":
         return max(m, p.lookback + 1), 1
     return None, 1
+
+
+#: Built-in strategies whose inputs are per-symbol (tested by check_per_symbol for each).
+_PER_SYMBOL_INPUTS = ("sma_crossover", "sma_reversal", "bollinger_reversion", "donchian_breakout",
+                      "vol_target_momentum", "xs_momentum")
 
 
 def strategy_set(strategy: Any, params: Any = None, *, name: str | None = None) -> FeatureSet:
@@ -347,9 +383,12 @@ def strategy_set(strategy: Any, params: Any = None, *, name: str | None = None) 
         names = compute_inputs(strat, _probe_bars(), p).names
     lookback, align = _strategy_lookback(strat.name, p)
     depends = (fn,) if fn is not None else (base_inputs,)
+    # the built-in strategies' inputs are per-symbol series (a cross-sectional rank, as
+    # xs_momentum's, happens in target_weights); a strategy of a user's is not assumed to be
+    per_symbol = strat.name in _PER_SYMBOL_INPUTS and (fn is None or _ours(fn))
     defs = tuple(Definition(n, strategy_inputs, params={"strategy": strat.name, **pdict}, output=n,
                             lookback=lookback, align=align, depends=depends,
-                            doc=f"input {n} of {strat.name}") for n in names)
+                            doc=f"input {n} of {strat.name}", per_symbol=per_symbol) for n in names)
     return FeatureSet(name or strat.name, defs, doc=f"the inputs of strategy {strat.name} ({pdict})")
 
 
@@ -423,6 +462,12 @@ def tail_start(definition: Definition, n_old: int) -> int | None:
     return max(0, (s // definition.align) * definition.align) if s > 0 else 0
 
 
+def _first_difference(got: np.ndarray, want: np.ndarray) -> tuple[int, int] | None:
+    """The first ``(row, column)`` where the two differ (NaN equals NaN), or None."""
+    same = (got == want) | (np.isnan(got) & np.isnan(want))
+    return None if same.all() else tuple(int(i) for i in np.argwhere(~same)[0])
+
+
 def check_lookback(definition: Definition, bars: Bars, n_old: Iterable[int]) -> None:
     """Raise ``AssertionError`` unless computing from :func:`tail_start` reproduces rows ``>= n_old`` exactly."""
     full = definition.compute(bars)
@@ -432,19 +477,33 @@ def check_lookback(definition: Definition, bars: Bars, n_old: Iterable[int]) -> 
             continue
         part = definition.compute(bars[s:])
         got, want = part[k - s:], full[k:]
-        same = (got == want) | (np.isnan(got) & np.isnan(want))
-        if not same.all():
-            t, j = np.argwhere(~same)[0]
+        if (bad := _first_difference(got, want)) is not None:
+            t, j = bad
             raise AssertionError(f"feature {definition.name!r}: recomputed from row {s} for rows >= {k}, row "
                                  f"{k + t} symbol {j} gives {got[t, j]!r}, all bars give {want[t, j]!r}: the "
                                  f"declared lookback {definition.lookback} / align {definition.align} is too short")
+
+
+def check_per_symbol(definition: Definition, bars: Bars, subsets: Iterable[Sequence[int]]) -> None:
+    """Raise ``AssertionError`` unless the values on each subset of the symbols (column indices,
+    in any order) equal those columns of the values on all symbols, bit for bit."""
+    full = definition.compute(bars)
+    for cols in subsets:
+        cols = [int(c) for c in cols]
+        part = definition.compute(bars.select([bars.symbols[c] for c in cols]))
+        want = full[:, cols]
+        if (bad := _first_difference(part, want)) is not None:
+            t, j = bad
+            raise AssertionError(f"feature {definition.name!r}: on symbols {cols} row {t} symbol "
+                                 f"{bars.symbols[cols[j]]!r} gives {part[t, j]!r}, on all symbols "
+                                 f"{want[t, j]!r}: it is not per-symbol")
 
 
 # ------------------------------------------------------------------- the store
 def _spec(d: Definition) -> Any:
     from market_data.features import FeatureSpec
 
-    return FeatureSpec(name=d.name, hash=d.hash, lookback=d.lookback, align=d.align)
+    return FeatureSpec(name=d.name, hash=d.hash, lookback=d.lookback, align=d.align, per_symbol=d.per_symbol)
 
 
 def materialise(store: Any, features: str | FeatureSet, *, snapshot: str | None = None, frequency: str = "1d",
@@ -461,7 +520,7 @@ def materialise(store: Any, features: str | FeatureSet, *, snapshot: str | None 
 
         token = _STORE.set(None)  # materialising computes, never reads back
         try:
-            return compute([by_name[n] for n in names], bars)
+            return compute([by_name[n] for n in names], bars, contiguous=False)
         finally:
             _STORE.reset(token)
 

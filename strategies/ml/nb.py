@@ -75,7 +75,7 @@ def _mean_1d_nb(x, end, window):
     return s / window
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def features_nb(high, low, close, volume, out):
     """Write the ``(T, N, F)`` features of ``FEATURE_NAMES`` into ``out``.
 

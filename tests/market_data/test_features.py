@@ -204,3 +204,79 @@ def test_bad_input_raises_named_errors_and_writes_nothing(store):
     s2 = store.write(_bars(130)[120:], message="more")
     with pytest.raises(FeaturesNotMaterialisedError, match="not materialised from snapshot"):
         FeatureStore(store).read(feature_set="demo", as_of=s2)
+
+
+PER_SYMBOL = [dataclasses.replace(s, per_symbol=True) for s in SPECS]
+
+
+class ShardRecorder(Compute):
+    """Compute that also records the symbols of each call, and can fail on one of them."""
+
+    def __init__(self, fail_on: int | None = None) -> None:
+        super().__init__()
+        self.symbols: list[tuple[str, ...]] = []
+        self.fail_on = fail_on
+
+    def __call__(self, names, bars):
+        self.symbols.append(bars.symbols)
+        if self.fail_on is not None and len(self.symbols) == self.fail_on:
+            raise RuntimeError(f"kernel failed on call {self.fail_on}")
+        return super().__call__(names, bars)
+
+
+def test_a_per_symbol_set_is_computed_and_written_by_shards_of_symbols_with_the_same_values(store):
+    bars = _bars(T=150, N=300)
+    s1 = store.write(bars, message="bars")
+    said: list[str] = []
+    rec = ShardRecorder()
+    FeatureStore(store).materialise(PER_SYMBOL, rec, feature_set="sharded", snapshot=s1, progress=said.append)
+    assert [len(s) for s in rec.symbols] == [128, 128, 44], "whole storage shards (128 symbols), in order"
+    assert sum(rec.symbols, ()) == bars.symbols
+    assert any("symbols 129-256 of 300" in m for m in said)
+    rec_all = ShardRecorder()
+    FeatureStore(store).materialise(SPECS, rec_all, feature_set="whole", snapshot=s1)
+    assert [len(s) for s in rec_all.symbols] == [300], "a set not declared per-symbol is computed at once"
+    want = _expected(store.read(snapshot=s1))
+    for name in ("sharded", "whole"):
+        f = FeatureStore(store).read(feature_set=name)
+        assert f.symbols == bars.symbols
+        np.testing.assert_array_equal(f.values, want)
+        np.testing.assert_array_equal(f.timestamps, bars.timestamps)
+    # the sharded set grows incrementally like any other
+    s2 = store.write(_bars(T=160, N=300)[150:], message="more")
+    FeatureStore(store).materialise(PER_SYMBOL, ShardRecorder(), feature_set="sharded", snapshot=s2)
+    assert store.history()[0].metadata["incremental"]
+    np.testing.assert_array_equal(FeatureStore(store).read(feature_set="sharded").values,
+                                  _expected(store.read(snapshot=s2)))
+
+
+def test_a_stored_row_without_any_bar_is_dropped_as_read_drops_it(store):
+    bars = _bars(T=80, N=200)
+    fields = {f: getattr(bars, f).copy() for f in ("open", "high", "low", "close", "volume")}
+    for a in fields.values():
+        a[30] = np.nan  # no symbol has a bar at row 30: the store keeps the row, read() drops it
+    s1 = store.write(Bars(timestamps=bars.timestamps, symbols=bars.symbols, **fields), message="gap")
+    read = store.read(snapshot=s1)
+    assert read.n_bars == 79
+    said: list[str] = []
+    rec = ShardRecorder()
+    FeatureStore(store).materialise(PER_SYMBOL, rec, feature_set="gap", snapshot=s1, progress=said.append)
+    assert [len(s) for s in rec.symbols] == [128, 72, 200], "the shards are dropped, then all at once"
+    assert any("1 stored row(s) hold no bar" in m for m in said)
+    f = FeatureStore(store).read(feature_set="gap")
+    np.testing.assert_array_equal(f.timestamps, read.timestamps)
+    np.testing.assert_array_equal(f.values, _expected(read))
+
+
+def test_a_shard_that_fails_leaves_the_store_as_it_was(store):
+    s1 = store.write(_bars(T=60, N=300), message="bars")
+    n = len(store.history())
+    for k in (1, 2, 3):
+        with pytest.raises(RuntimeError, match=f"call {k}"):
+            FeatureStore(store).materialise(PER_SYMBOL, ShardRecorder(fail_on=k), feature_set="demo", snapshot=s1)
+    assert len(store.history()) == n
+    with pytest.raises(FeaturesNotMaterialisedError):
+        FeatureStore(store).read(feature_set="demo")
+    FeatureStore(store).materialise(PER_SYMBOL, ShardRecorder(), feature_set="demo", snapshot=s1)
+    np.testing.assert_array_equal(FeatureStore(store).read(feature_set="demo").values,
+                                  _expected(store.read(snapshot=s1)))

@@ -84,6 +84,46 @@ def test_declared_lookback_reproduces_the_full_computation(fs, bars):
         F.check_lookback(d, bars, [61, 62, 100, 137, 200, 299])
 
 
+@pytest.mark.parametrize("fs", _all_sets(), ids=lambda fs: fs.name)
+def test_the_built_in_sets_are_per_symbol_as_declared(fs):
+    """Every built-in definition is declared per-symbol, and is: its values on any subset of the
+    symbols (any order) are those columns of its values on all of them."""
+    wide = contract_bars(160, 7, seed=9)
+    rng = np.random.default_rng(3)
+    subsets = [[3], [6, 0], list(rng.permutation(7)[:4]), list(range(7))[::-1]]
+    for d in fs.definitions:
+        assert d.per_symbol, f"{fs.name}.{d.name} is not declared per-symbol"
+        F.check_per_symbol(d, wide, subsets)
+
+
+def _demeaned(bars):
+    c = np.log(bars.close)
+    return c - np.nanmean(c, axis=1, keepdims=True)
+
+
+def test_a_cross_sectional_feature_fails_the_per_symbol_check(bars):
+    d = F.Definition("demeaned", _demeaned, lookback=1, per_symbol=True)
+    with pytest.raises(AssertionError, match="'demeaned'.*not per-symbol"):
+        F.check_per_symbol(d, bars, [[0, 1]])
+    with pytest.raises(InputError, match="per_symbol must be True or False"):
+        F.Definition("demeaned", _demeaned, per_symbol=1)
+    assert not F.Definition("demeaned", _demeaned).per_symbol, "a kernel of a user's is not assumed per-symbol"
+
+
+def test_releasing_the_gil_keeps_the_identity_value_flags_do_not(tmp_path):
+    body = "from numba import njit\n\n\n@njit({flags})\ndef kern_nb(x):\n    return x * 2.0\n\n\n" \
+           "def kern(bars):\n    return kern_nb(bars.close)\n"
+    flags = ["cache=True", "cache=True, nogil=True", "nogil=True, cache=True", "cache=True, fastmath=True"]
+    h = [F.Definition("f", _module(tmp_path, f"m{i}", body.format(flags=f)).kern, lookback=1).hash
+         for i, f in enumerate(flags)]
+    bare = [F.Definition("f", _module(tmp_path, f"b{i}", body.replace("@njit({flags})", d)).kern,
+                         lookback=1).hash for i, d in enumerate(["@njit", "@njit(nogil=True)"])]
+    sys.modules.pop("strategies._probe", None)
+    assert h[0] == h[1] == h[2], "nogil changes how a kernel runs, not what it returns"
+    assert h[3] != h[0], "fastmath can change values: it is part of the identity"
+    assert bare[0] == bare[1]
+
+
 def test_an_understated_lookback_is_caught(bars):
     base = F.strategy_set("sma_crossover", SMALL["sma_crossover"])["sma_slow_gap"]
     short = F.Definition("sma_slow_gap", base.kernel, params=base.params, output=base.output, lookback=5)
