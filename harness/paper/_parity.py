@@ -38,13 +38,16 @@ def parity(deployment: str, *, start, end, version="champion", registry=None) ->
     folder = Path(tempfile.mkdtemp(prefix=f"paper-parity-{deployment}-"))
     led = Ledger.create(folder / f"{deployment}.db", deployment=deployment, symbols=v.symbols,
                         init_cash=v.config.init_cash, config=v.config.to_dict())
-    sim = SimBroker(v.symbols, config=v.config, path=folder / f"{deployment}.broker.db")
+    sim = SimBroker(v.symbols, config=v.config, path=folder / f"{deployment}.broker.db", exclusive=True)
     hist = History(v.symbols, v.frequency)
     if cut:
         hist.extend(bars[:cut])
-    Runner(deployment=deployment, symbols=v.symbols, frequency=v.frequency, config=v.config, broker=sim, ledger=led,
-           source=FixedSource(str(v.version), _decider(deployed)), history=hist,
-           features=home_store()).run(ReplayFeed(rng))
+    try:
+        Runner(deployment=deployment, symbols=v.symbols, frequency=v.frequency, config=v.config, broker=sim,
+               ledger=led, source=FixedSource(str(v.version), _decider(deployed)), history=hist,
+               features=home_store()).run(ReplayFeed(rng))
+    finally:
+        sim.close()
     w = deployed.target_weights(bars)
     bt = backtest(rng, weights=w[cut:], config=v.config)
     fills = led.fills()

@@ -128,12 +128,14 @@ def replay(bars: Bars, strategy: Any = None, params: Any = None, *, weights: Any
         raise InputError(f"replay needs a fresh ledger; {lpath} exists (resume=True continues it)")
     ledger = Ledger.create(lpath, deployment=deployment, symbols=bars.symbols, init_cash=config.init_cash,
                            config=config.to_dict())
-    sim = SimBroker(bars.symbols, config=config, path=folder / f"{deployment}.broker.db")
-    brk = broker(sim) if broker is not None else sim
-    runner = Runner(deployment=deployment, symbols=bars.symbols, frequency=bars.frequency, config=config,
-                    broker=brk, ledger=ledger, source=FixedSource("1", base, sched), risk=risk,
-                    audit=audit, features=features)
-    runner.run(ReplayFeed(bars))
-    sim.close()
+    sim = SimBroker(bars.symbols, config=config, path=folder / f"{deployment}.broker.db", exclusive=True)
+    try:
+        brk = broker(sim) if broker is not None else sim
+        runner = Runner(deployment=deployment, symbols=bars.symbols, frequency=bars.frequency, config=config,
+                        broker=brk, ledger=ledger, source=FixedSource("1", base, sched), risk=risk,
+                        audit=audit, features=features)
+        runner.run(ReplayFeed(bars))
+    finally:
+        sim.close()  # the book's lock goes with it (a resume reopens it)
     return PaperResult(ledger_path=lpath, ledger=ledger, bars=bars, swaps=runner.swaps,
                        feature_usage=None if features is None else runner.feature_usage)

