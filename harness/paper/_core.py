@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.engine import nb
 from harness.engine.config import BacktestConfig
 from harness.paper._broker import TERMINAL, Bar, Broker, Order, OrderReport, client_order_id
 from harness.paper._decide import History
@@ -346,8 +347,6 @@ class Runner:
             led.apply_fill(f["symbol"], f["side"], f["size"], f["price"], f["fees"])
         out.fills = len(fills)
         self._value(bar)
-        from harness.engine import nb
-
         equity = float(nb.portfolio_value_nb(led.book_cash, led.book_pos, self.val_px))
         events += self.risk.after_bar(int(bar.time), equity)
         self.last_time = int(bar.time)
@@ -412,8 +411,6 @@ class Runner:
             due = list(zip(cols.tolist(), w[cols].tolist(), strict=True))
         if not due:
             return [], []
-        from harness.engine import nb
-
         led = self.ledger
         equity = float(nb.portfolio_value_nb(led.book_cash, led.book_pos, self._px_now(bar)))
         allowed, events = self.risk.pre_trade(due, self.target, led.book_pos, self._px_now(bar), equity,

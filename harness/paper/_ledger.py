@@ -18,10 +18,12 @@ its acknowledgements, fills and book in another (:meth:`Ledger.commit_bar`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,9 +106,7 @@ class Ledger:
             self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
             if existed:
                 self._check_file(deployment, _create)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA wal_autocheckpoint=8000")
+            self._pragmas(self._db)
             if not existed:
                 self._db.execute("BEGIN IMMEDIATE")
                 for stmt in _SCHEMA.split(";"):
@@ -122,11 +122,25 @@ class Ledger:
             except Exception:  # noqa: BLE001
                 pass
             raise LedgerError(f"paper ledger {self.path} is damaged or not a ledger: {exc}") from None
+        self._held = False  # inside exclusive(), holding the locks
+        self._no_control = False  # held, and a look found no control request
         self.meta = {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
         self.deployment: str = self.meta["deployment"]
         self.symbols: tuple[str, ...] = tuple(self.meta["symbols"])
         self._col = {s: i for i, s in enumerate(self.symbols)}
         self._load_book()
+
+    @staticmethod
+    def _pragmas(db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA wal_autocheckpoint=8000")
+
+    @classmethod
+    def _connect(cls, uri: str) -> sqlite3.Connection:
+        db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
+        cls._pragmas(db)
+        return db
 
     def _check_file(self, deployment: str | None, create: dict | None) -> None:
         db = self._db
@@ -157,6 +171,47 @@ class Ledger:
                config: dict | None = None) -> Ledger:
         return cls(path, deployment=deployment, _create={"deployment": deployment, "symbols": list(symbols),
                                                          "init_cash": float(init_cash), "config": config or {}})
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[bool]:
+        """Hold the ledger file's locks for the block instead of taking them per transaction;
+        yields whether it could (False: another connection has the file open, and the block
+        runs with the usual per-transaction locks).
+
+        For a scratch ledger that no other process reads meanwhile (``replay``): the
+        per-bar transactions then skip SQLite's lock and unlock calls. On leaving, the
+        locks are released and the file is shared again. The WAL and
+        ``synchronous=NORMAL`` are unchanged, so each commit survives a killed process as
+        before.
+        """
+        db = self._db
+        held = False
+        db.execute("PRAGMA busy_timeout=0")  # another open connection: fall back at once, never wait
+        try:
+            db.execute("PRAGMA locking_mode=EXCLUSIVE")
+            try:
+                db.execute("BEGIN IMMEDIATE")  # takes the lock now (kept after the commit), or fails now
+                db.execute("COMMIT")
+                held = True
+            except sqlite3.OperationalError:
+                # a failed exclusive attempt can leave a pending lock that blocks other readers:
+                # a new connection starts clean
+                db.close()
+                self._db = db = self._connect(self.path.as_uri() + "?mode=rw")
+        finally:
+            db.execute("PRAGMA busy_timeout=30000")
+        self._held = held
+        try:
+            yield held
+        finally:
+            self._held = self._no_control = False
+            if held:
+                self._normal_locks()
+
+    def _normal_locks(self) -> None:
+        """Back to per-transaction locks; the next access drops whatever the connection holds."""
+        self._db.execute("PRAGMA locking_mode=NORMAL")
+        self._db.execute("SELECT 1 FROM meta LIMIT 1").fetchone()
 
     def close(self) -> None:
         try:
@@ -335,14 +390,20 @@ class Ledger:
         except BaseException:
             db.execute("ROLLBACK")
             raise
+        self._no_control = False
 
     def take_control(self) -> list[dict]:
         """Remove and return every queued request, oldest first (one transaction: none is lost or taken twice).
 
         An empty queue is seen by one read outside any transaction (a request queued after
-        it is taken at the next look), so the per-bar cost of asking is one statement."""
+        it is taken at the next look), so the per-bar cost of asking is one statement. While
+        the ledger is held :meth:`exclusive`, no other connection can queue one: after one
+        look finds the queue empty, none is made until this object queues a request."""
         db = self._db
+        if self._no_control:
+            return []
         if db.execute("SELECT 1 FROM runner WHERE key='control'").fetchone() is None:
+            self._no_control = self._held
             return []
         db.execute("BEGIN IMMEDIATE")
         try:

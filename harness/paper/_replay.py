@@ -134,7 +134,8 @@ def replay(bars: Bars, strategy: Any = None, params: Any = None, *, weights: Any
         runner = Runner(deployment=deployment, symbols=bars.symbols, frequency=bars.frequency, config=config,
                         broker=brk, ledger=ledger, source=FixedSource("1", base, sched), risk=risk,
                         audit=audit, features=features)
-        runner.run(ReplayFeed(bars))
+        with ledger.exclusive():  # a scratch ledger: nobody else reads it while the replay runs
+            runner.run(ReplayFeed(bars))
     finally:
         sim.close()  # the book's lock goes with it (a resume reopens it)
     return PaperResult(ledger_path=lpath, ledger=ledger, bars=bars, swaps=runner.swaps,

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.engine import nb
 from harness.engine.config import BacktestConfig
 from harness.engine.enums import EXIT_REASON_NAMES, order_dt
 from harness.paper._broker import (
@@ -87,6 +88,8 @@ class SimBroker(Broker):
         self.config = config
         self.name = name
         self._p = config.fill_params()
+        self._has_stops = not (math.isnan(self._p.stop_loss) and math.isnan(self._p.take_profit)
+                               and math.isnan(self._p.trailing_stop))
         self._col = {s: i for i, s in enumerate(self.symbols)}
         N = len(self.symbols)
         self.path = None if path is None else Path(path)
@@ -115,6 +118,8 @@ class SimBroker(Broker):
         self._saved_seq = -1  # the sequence as last written ('seq' row); -1: never written
         self._fill_seq = 0
         self._dirty: set[int] | None = None
+        self._lazy = False  # on_bar: begin the transaction at the first write
+        self._open = False  # on_bar: its transaction is open
         self._recs = np.empty(3 * N + 1, dtype=order_dt)
         self._n_rec = np.zeros(1, np.int64)
         ident = json.dumps({"symbols": list(self.symbols), "config": config.to_dict()}, sort_keys=True)
@@ -140,15 +145,25 @@ class SimBroker(Broker):
             self._load()
 
     # ----------------------------------------------------------------- persistence
-    def _save_book(self) -> None:
-        book = {
+    def _book_text(self) -> str:
+        return _dumps({
             "cash": self.cash.tolist(), "pos": self.pos.tolist(), "entry_px": self.entry_px.tolist(),
             "extreme": self.extreme.tolist(), "val_px": self.val_px.tolist(), "stop_leg": self.stop_leg,
             "n_bars": self.n_bars, "last_time": self.last_time, "fill_seq": self._fill_seq,
-        }
-        self._put_book("book", _dumps(book))
+        })
+
+    def _save_book(self) -> None:
         self._save_slots(range(len(self.symbols)) if self._dirty is None else self._dirty)
         self._dirty = set()
+        self._put_book("book", self._book_text())
+
+    def _begin(self) -> None:
+        """Open :meth:`on_bar`'s transaction at its first write other than the book's row; a bar
+        that writes only that row writes it as one statement, its own transaction."""
+        if self._lazy:
+            self._lazy = False
+            self._db.execute("BEGIN IMMEDIATE")
+            self._open = True
 
     def _put_book(self, key: str, text: str) -> None:
         """One row of the book (an UPDATE in place: half the cost of INSERT OR REPLACE; INSERT the first time)."""
@@ -159,6 +174,8 @@ class SimBroker(Broker):
         """The kernel's per-symbol order state (target, place) and the working order of each symbol, and the
         order sequence when it moved (inside the caller's transaction; a rollback reloads all of it)."""
         rows = [(int(n), float(self.target[n]), int(self.place[n]), self.pending[n]) for n in cols]
+        if rows or self._seq != self._saved_seq:
+            self._begin()
         if rows:
             self._db.executemany("INSERT OR REPLACE INTO slots VALUES (?, ?, ?, ?)", rows)
         if self._seq != self._saved_seq:
@@ -199,6 +216,7 @@ class SimBroker(Broker):
         self._orders[rep.client_order_id] = rep
         d = {f: getattr(rep, f) for f in _REPORT_FIELDS}
         d["legs"] = list(d["legs"])
+        self._begin()
         seq = self._db.execute("SELECT seq FROM orders WHERE client_order_id=?", (rep.client_order_id,)).fetchone()
         if seq is None:
             self._seq += 1
@@ -207,6 +225,7 @@ class SimBroker(Broker):
 
     def _add_fill(self, f: FillReport) -> None:
         self._fills.setdefault(f.client_order_id, []).append(f)
+        self._begin()
         self._db.execute("INSERT INTO fills VALUES (?, ?, ?)", (f.fill_id, f.client_order_id, json.dumps(asdict(f))))
 
     # ----------------------------------------------------------------- protocol
@@ -301,20 +320,17 @@ class SimBroker(Broker):
         return {s: float(self.pos[i]) for i, s in enumerate(self.symbols) if self.pos[i] != 0.0}
 
     def account(self) -> Account:
-        from harness.engine import nb
-
         return Account(cash=float(self.cash[0]), equity=float(nb.portfolio_value_nb(self.cash[0], self.pos,
                                                                                       self.val_px)))
 
     # ----------------------------------------------------------------- the market
     def on_bar(self, bar: Bar) -> None:
         """Fill the working orders and resting stops on ``bar`` (once per bar time)."""
-        from harness.engine import nb
-        from harness.errors import InputError
-
         if self.last_time is not None and bar.time <= self.last_time:
             return  # already processed: the venue sees each bar once
         if tuple(bar.symbols) != self.symbols:
+            from harness.errors import InputError
+
             raise InputError(f"bar symbols {bar.symbols} differ from the broker's {self.symbols}")
         N = len(self.symbols)
         t = self.n_bars
@@ -323,7 +339,7 @@ class SimBroker(Broker):
         self._dirty = {n for n in range(N) if placed[n] is not None}
         recs, n_rec = self._recs, self._n_rec  # the kernel's output buffers, reused bar after bar
         n_rec[0] = 0
-        self._db.execute("BEGIN IMMEDIATE")
+        self._lazy, self._open = True, False  # the transaction begins at the first write (_begin)
         try:
             nb.execute_bar_nb(t, np.ascontiguousarray(bar.open, dtype=np.float64),
                               np.ascontiguousarray(bar.high, dtype=np.float64),
@@ -331,8 +347,7 @@ class SimBroker(Broker):
                               np.ascontiguousarray(bar.close, dtype=np.float64), self.target, self.place,
                               self.config.fill_at_open, self._p, self.cash, self.pos, self.entry_px, self.extreme,
                               self.val_px, recs, n_rec)
-            stops = not (math.isnan(self._p.stop_loss) and math.isnan(self._p.take_profit)
-                         and math.isnan(self._p.trailing_stop))
+            stops = self._has_stops
             run = pos_before.copy()
             filled: dict[str, list[FillReport]] = {}
             for k in range(int(n_rec[0])):
@@ -371,12 +386,21 @@ class SimBroker(Broker):
                         self._put(replace(rep, stop_price=float(stop)))
             self.n_bars = t + 1
             self.last_time = int(bar.time)
-            self._save_book()
-            self._db.execute("COMMIT")
+            self._save_slots(self._dirty)
+            self._dirty = set()
+            text = self._book_text()
+            self._lazy = False
+            self._put_book("book", text)  # inside the bar's transaction, or alone: one statement
+            if self._open:
+                self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._lazy = False
+            if self._open:
+                self._db.execute("ROLLBACK")
             self._load()
             raise
+        finally:
+            self._open = False
 
     def _filled(self, rep: OrderReport, fs: list[FillReport]) -> OrderReport:
         all_fills = self._fills.get(rep.client_order_id, [])

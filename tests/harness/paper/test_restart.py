@@ -145,3 +145,46 @@ def test_ledger_digest_is_audited_each_trading_day(tmp_path):
     assert len(digests) == 30  # daily bars: one per day
     assert digests[-1]["digest"] == pr.ledger.digest()
     assert len({d["digest"] for d in digests}) == 30
+
+
+def _reads(path) -> bool:
+    """Whether a fresh connection (no waiting) can read the file."""
+    import sqlite3
+
+    con = sqlite3.connect(path, timeout=0)
+    try:
+        con.execute("SELECT COUNT(*) FROM bars").fetchone()
+        return True
+    except sqlite3.OperationalError as exc:
+        assert "locked" in str(exc)
+        return False
+    finally:
+        con.close()
+
+
+def test_an_exclusive_ledger_holds_its_locks_for_the_block_only(tmp_path):
+    led = Ledger.create(tmp_path / "dep.db", deployment="dep", symbols=["A"], init_cash=1.0)
+    with led.exclusive() as held:
+        assert held
+        led.record(runner={"note": "inside"})
+        assert not _reads(led.path), "no other connection while the locks are held"
+    assert _reads(led.path), "shared again after the block"
+    assert Ledger(led.path).state()["note"] == "inside"
+    # another connection open: the block runs with per-transaction locks, at once, and writes
+    other = Ledger(led.path)
+    with led.exclusive() as held:
+        assert not held
+        led.record(runner={"note": "shared"})
+        assert _reads(led.path)
+    assert Ledger(led.path).state()["note"] == "shared"
+    assert other.digest() == led.digest()
+
+
+def test_sim_broker_exclusive_book_refuses_a_second_opener_clearly(tmp_path):
+    from harness.errors import RunnerBusyError
+
+    one = SimBroker(("AAA",), path=tmp_path / "b.db", exclusive=True)
+    with pytest.raises(RunnerBusyError, match="b.db is open in another connection"):
+        SimBroker(("AAA",), path=tmp_path / "b.db", exclusive=True)
+    one.close()
+    SimBroker(("AAA",), path=tmp_path / "b.db", exclusive=True).close()  # the lock went with close()
