@@ -396,7 +396,7 @@ class FeatureStore:
         """Read, compute and stage a per-symbol set by column shards of the store's layout; None when
         the set is not per-symbol or fits in one shard (the caller computes it all at once).
 
-        The next shard is read and computed in a worker thread (the kernels release the GIL)
+        The next shard is read and computed in a worker thread (the mlp kernel releases the GIL)
         while this one is written, so the cost is near the larger of the two rather than their
         sum, and only two shards' values are in memory at once. Each shard holds every stored
         row, as ``read()`` of all symbols does when every row has a bar of some symbol; when one
