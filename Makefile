@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 # the suite runs on two pytest-xdist workers (2 cores: ~16 min instead of ~26); PYTEST_WORKERS=0 runs it in one process
 PYTEST_WORKERS ?= 2
+# tests marked xdist_group share one worker (the demo's module fixture runs once); none with PYTEST_WORKERS=0
+XDIST_DIST = $(if $(filter 0,$(PYTEST_WORKERS)),,--dist loadgroup)
 
 .PHONY: demo test test-fast bench lint clean venv
 
@@ -31,11 +33,11 @@ demo: $(VENV)/.installed
 # missing skip and say why (under CI=true they fail instead)
 test: $(VENV)/.installed-dev
 	@bash .ci/services || true
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(XDIST_DIST) $(PYTEST_ARGS)
 
 # the quick loop while working: everything not marked slow
 test-fast: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m 'not slow' $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(XDIST_DIST) -m 'not slow' $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -9,6 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+# one worker runs every test of this module, so the demo (minutes) runs once per suite, not
+# once per xdist worker (`make test` distributes with --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("demo")
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
