@@ -143,6 +143,7 @@ def source_of(fn: Callable[..., Any], extra: Sequence[Callable[..., Any]] = ()) 
 #: from decorator lines before hashing, so releasing the GIL keeps every identity (``cache=True``
 #: is on every kernel; ``fastmath`` and ``parallel`` can change values and count).
 _NEUTRAL_FLAG = re.compile(r",\s*nogil\s*=\s*True\b|\bnogil\s*=\s*True\s*,\s*|\bnogil\s*=\s*True\b")
+_EMPTY_CALL = re.compile(r"\(\)(?=\s*$)")  # the decorator's parentheses once nothing is left in them
 
 
 def _value_neutral(source: str) -> str:
@@ -151,7 +152,8 @@ def _value_neutral(source: str) -> str:
     for i, line in enumerate(lines):
         if not line.lstrip().startswith("@"):
             break
-        lines[i] = _NEUTRAL_FLAG.sub("", line).replace("()", "") if "nogil" in line else line
+        if "nogil" in line:  # `@njit(nogil=True)` becomes `@njit`, `@njit(cache=True, nogil=True)` `@njit(cache=True)`
+            lines[i] = _EMPTY_CALL.sub("", _NEUTRAL_FLAG.sub("", line))
     return "".join(lines)
 
 
@@ -198,8 +200,6 @@ class Definition:
     per_symbol: bool = False
 
     def __post_init__(self) -> None:
-        import re
-
         if not isinstance(self.name, str) or not re.match(r"^[A-Za-z][A-Za-z0-9_]{0,63}$", self.name):
             raise InputError(f"feature name {self.name!r} is invalid: a letter, then letters, digits or '_'")
         if not callable(self.kernel):

@@ -103,7 +103,7 @@ class Ledger:
         existed = self.path.exists() and self.path.stat().st_size > 0
         try:
             uri = self.path.as_uri() + ("" if _create is not None else "?mode=rw")
-            self._db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
+            self._db = self._connect(uri, pragmas=False)
             if existed:
                 self._check_file(deployment, _create)
             self._pragmas(self._db)
@@ -137,9 +137,10 @@ class Ledger:
         db.execute("PRAGMA wal_autocheckpoint=8000")
 
     @classmethod
-    def _connect(cls, uri: str) -> sqlite3.Connection:
+    def _connect(cls, uri: str, *, pragmas: bool = True) -> sqlite3.Connection:
         db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
-        cls._pragmas(db)
+        if pragmas:
+            cls._pragmas(db)
         return db
 
     def _check_file(self, deployment: str | None, create: dict | None) -> None:

@@ -71,7 +71,7 @@ class SimBroker(Broker):
     ``exclusive``: hold the book file's lock from the first statement until :meth:`close`
     (SQLite's ``locking_mode=EXCLUSIVE``; the WAL index then lives in this process's
     memory), so no transaction pays for taking and dropping file locks. This saves about
-    15% of a one-symbol bar, measured in replay. Meanwhile no other connection can open
+    10% of a one-symbol bar, measured in replay. Meanwhile no other connection can open
     the book: one that tries gets :class:`harness.errors.RunnerBusyError`. A kill releases the
     lock, and the WAL still makes each commit survive it. ``replay`` and the parity check
     use it for their scratch books. The live runner does not, since it builds its broker
