@@ -431,6 +431,7 @@ class Watcher:
 
         v = getattr(self._runner.source, "_version", None) or self._runner.champion  # as last read, no new query
         if self._monitor is not None and self._monitor_version == v.version:
+            self._monitor.extend(self._bars)  # a live watch reloads its bars every poll
             return self._monitor
         window = {}
         try:

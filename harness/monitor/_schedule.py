@@ -34,6 +34,12 @@ class Schedule:
             self._last_bucket = int(time) // self._period if self._period else None
         return ok
 
+    def may_be_due(self, time: int) -> bool:
+        """False when no bar after the last evaluated one, up to a bar at ``time``, can be due:
+        a period schedule whose last evaluation was in ``time``'s period (bar times only grow).
+        A count schedule cannot tell without the bars' indices: always True."""
+        return self._period is None or self._last_bucket is None or int(time) // self._period != self._last_bucket
+
     def state(self) -> dict:
         return {"last_index": self._last_index, "last_bucket": self._last_bucket}
 

@@ -123,6 +123,9 @@ class Ledger:
                 pass
             raise LedgerError(f"paper ledger {self.path} is damaged or not a ledger: {exc}") from None
         self._held = False  # inside exclusive(), holding the locks
+        #: set by the paper runner while it holds the deployment's runner lock: no other
+        #: connection writes bars then, so :meth:`latest_bar_time` answers from memory
+        self.sole_writer = False
         self._no_control = False  # held, and a look found no control request
         self.meta = {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
         self.deployment: str = self.meta["deployment"]
@@ -227,8 +230,9 @@ class Ledger:
         self.book_pos = np.zeros(N)
         for sym, units in db.execute("SELECT symbol, units FROM positions"):
             self.book_pos[self._col[sym]] = units
-        row = db.execute("SELECT cash FROM bars ORDER BY bar_time DESC LIMIT 1").fetchone()
+        row = db.execute("SELECT cash, bar_time FROM bars ORDER BY bar_time DESC LIMIT 1").fetchone()
         self.book_cash = float(self.meta["init_cash"]) if row is None else float(row[0])
+        self._last_time: int | None = None if row is None else int(row[1])
         self.fill_ids = {r[0] for r in db.execute("SELECT fill_id FROM fills")}
         self._fill_seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM fills").fetchone()[0]
         self._order_seq = db.execute("SELECT COALESCE(MAX(seq), 0) FROM orders").fetchone()[0]
@@ -323,6 +327,7 @@ class Ledger:
             db.execute("ROLLBACK")
             self._load_book()
             raise
+        self._last_time = int(bar_time)
         for f in fills:
             self.fill_ids.add(f["fill_id"])
         for u in updates:
@@ -484,12 +489,34 @@ class Ledger:
         df.insert(0, "time", self._times(df["bar_time"]))
         return df
 
+    def latest_bar_time(self) -> int | None:
+        """The time (int64 ns) of the last processed bar, None before the first. From memory
+        while this object is the only writer (:attr:`sole_writer`, or inside :meth:`exclusive`),
+        so a monitor can ask after every bar for free; else a query."""
+        if self.sole_writer or self._held:
+            return self._last_time
+        row = self._db.execute("SELECT MAX(bar_time) FROM bars").fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    def equity_rows(self, after: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The processed bars' times (int64 ns) and equity, in time order; with ``after``, only
+        the bars after that time (the primary key's range, so a monitor polling a growing
+        ledger reads only its new rows)."""
+        if after is None:
+            rows = self._db.execute("SELECT bar_time, equity FROM bars ORDER BY bar_time").fetchall()
+        else:
+            rows = self._db.execute("SELECT bar_time, equity FROM bars WHERE bar_time > ? ORDER BY bar_time",
+                                    (int(after),)).fetchall()
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        times, equity = zip(*rows, strict=True)
+        return np.array(times, dtype=np.int64), np.array(equity, dtype=np.float64)
+
     def equity(self):
         import pandas as pd
 
-        df = self._frame("SELECT bar_time, equity FROM bars ORDER BY bar_time")
-        return pd.Series(df["equity"].to_numpy(dtype=float), index=self._times(df["bar_time"]).rename("timestamp"),
-                         name="equity")
+        times, equity = self.equity_rows()
+        return pd.Series(equity, index=self._times(times).rename("timestamp"), name="equity")
 
     def cash(self):
         import pandas as pd

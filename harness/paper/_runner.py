@@ -254,8 +254,10 @@ class PaperRunner:
         fh.write(str(os.getpid()))
         fh.flush()
         self._lock = fh
+        self.ledger.sole_writer = True  # the lock keeps every other runner, the only writer of bars, out
 
     def _release(self) -> None:
+        self.ledger.sole_writer = False
         if self._lock is not None:
             fcntl.flock(self._lock, fcntl.LOCK_UN)
             self._lock.close()
