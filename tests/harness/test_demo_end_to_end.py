@@ -26,6 +26,13 @@ def demo(tmp_path_factory):
     return home, proc, " ".join(proc.stdout.split())
 
 
+def test_the_demo_tests_share_one_worker(request):
+    """Under ``--dist loadgroup`` (``make test``) every test here carries the ``demo`` group, so
+    one worker runs them all and the demo once (pytest 9.2 breaks this: pytest-xdist#1386)."""
+    if getattr(request.config.option, "loadgroup", False):
+        assert request.node.nodeid.endswith("@demo"), request.node.nodeid
+
+
 def _number(pattern: str, text: str) -> float:
     m = re.search(pattern, text)
     assert m, f"{pattern!r} not in the demo's output"
