@@ -35,8 +35,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -139,6 +141,7 @@ class Watcher:
         self._fail_count = 0
         self._retry_at = 0.0
         self._child: subprocess.Popen | None = None
+        self._stop = threading.Event()  # stop(): after the current bar, or at once between polls
 
     # ------------------------------------------------------------------ setup
     def _load(self):
@@ -205,8 +208,14 @@ class Watcher:
         audit.append("watch_started", actor=ACTOR, deployment=self.name,
                      payload={"until": _fmt(self.until) if self.until else None, "once": once, "pid": os.getpid()})
         stopped = False
+        old_term, installed = signal.getsignal(signal.SIGTERM), False
         try:
-            while True:
+            try:  # SIGTERM between polls stops too (the paper runner handles it while it trades)
+                signal.signal(signal.SIGTERM, lambda *_: self.stop())
+                installed = True
+            except ValueError:  # not the main thread
+                pass
+            while not self._stop.is_set():
                 bars = self._load()
                 self._bars = bars
                 self._state = DetectorState.load(self.name)
@@ -222,16 +231,18 @@ class Watcher:
                         self.result.last_time = int(bars.timestamps[-1])
                     if once or self.until is not None:
                         break
-                    time.sleep(poll_interval)
+                    self._stop.wait(poll_interval)
                     continue
                 start = self._live_start(bars)
                 history = bars[:start] if start > 0 else None
                 feed = _DrivenFeed(self, bars, start, history)
                 self._runner = PaperRunner(self.name, feed=feed, registry=self.registry,
                                            swap_check_every=0.0 if self.until is not None else None)
+                if self._stop.is_set():  # stop() while this poll loaded its bars
+                    self._runner.stop()
                 try:
                     applied = self._runner.run()
-                    stopped = self._runner.core.stop_requested
+                    stopped = self._runner.core.stop_requested or self._stop.is_set()
                     self.result.state = self._runner.state
                     self.result.swaps.extend(self._runner.core.swaps)
                 finally:
@@ -244,8 +255,10 @@ class Watcher:
                     self.result.last_time = int(bars.timestamps[-1])
                 if once or stopped or self.until is not None:
                     break
-                time.sleep(poll_interval)  # live: wait for the feed's next commit
+                self._stop.wait(poll_interval)  # live: wait for the feed's next commit (or a stop)
         finally:
+            if installed:
+                signal.signal(signal.SIGTERM, old_term)
             self._wait_child()
             audit.append("watch_stopped", actor=ACTOR, deployment=self.name,
                          payload={"bars": self.result.bars, "retrains": len(self.result.retrains),
@@ -254,6 +267,8 @@ class Watcher:
         return self.result
 
     def stop(self) -> None:
+        """Stop after the current bar (from another thread or a signal handler); between polls, at once."""
+        self._stop.set()
         if self._runner is not None:
             self._runner.stop()
 
@@ -425,6 +440,9 @@ class Watcher:
             self.monitors_on = False
         return []
 
+    def _version_weights(self, version: str) -> np.ndarray:
+        return _weights_over(self.registry, self.name, version, self._monitor.bars)
+
     def _ledger_monitor(self):
         from harness._bars import home_store_if_any
         from harness.monitor import LedgerMonitor
@@ -435,7 +453,7 @@ class Watcher:
             return self._monitor
         window = {}
         try:
-            window = json.loads(v.tags.get("window") or "{}")
+            window = json.loads(_user_tag(v, "window") or "{}")
         except (TypeError, ValueError):
             window = {}
         train_start, train_end = window.get("start"), window.get("holdout_start") or window.get("end")
@@ -445,17 +463,37 @@ class Watcher:
         self._monitor = LedgerMonitor(self.name, bars=self._bars, strategy=v.strategy, params=v.params,
                                       config=v.config, train_start=train_start, train_end=train_end,
                                       holdout_returns=holdout, monitor_config=self.spec.monitor,
-                                      store=home_store_if_any())
+                                      store=home_store_if_any(), version=str(v.version),
+                                      weights_of=self._version_weights)
         self._monitor_version = v.version
         return self._monitor
+
+
+def _weights_over(registry: Any, name: str, version: str, bars: Any) -> np.ndarray:
+    """A version's target weights over ``bars``, as its runner decided them (features from the
+    home store where materialised)."""
+    from harness._bars import home_store_if_any
+    from strategies.features import use_store
+
+    deployed = registry.load(name, int(version))
+    with use_store(home_store_if_any()):
+        return np.asarray(deployed.target_weights(bars), dtype=np.float64)
+
+
+def _user_tag(version: Any, key: str) -> str | None:
+    """A tag the retrain set on a version (``Registry.register(..., key=value)`` stores it as
+    ``user.<key>``)."""
+    tags = getattr(version, "tags", None) or {}
+    value = tags.get(f"user.{key}")
+    return value if value is not None else tags.get(key)
 
 
 def _holdout_returns(name: str, version: Any) -> np.ndarray | None:
     """The champion's holdout returns from its retrain's evidence artifact (None if not found)."""
     from harness.config import paths
 
-    rid = (version.tags or {}).get("retrain_id")
-    rank = (version.tags or {}).get("rank")
+    rid = _user_tag(version, "retrain_id")
+    rank = _user_tag(version, "rank")
     if not rid or rank is None:
         return None
     path = paths().artifacts / "retrains" / name / rid / "arrays.npz"

@@ -120,6 +120,8 @@ class DeploymentMonitor:
         self.book.restore(saved.get("book") or {})
         self.schedule.restore(saved.get("schedule") or {})
         self.evaluations = int(saved.get("evaluations") or 0)
+        t = saved.get("time")
+        self.last_time = int(t) if isinstance(t, (int, float)) else None
 
     def _save(self) -> None:
         path = status_path(self.deployment)

@@ -33,6 +33,7 @@ itself still compares every common bar (one vectorised pass per evaluation).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -59,17 +60,31 @@ def _ns(value: Any) -> int | None:
 
 
 class LedgerMonitor:
-    """A deployment's monitors over its paper ledger (see the module docstring)."""
+    """A deployment's monitors over its paper ledger (see the module docstring).
+
+    ``warm_start``: the runner decided each bar on the whole given history before it (what
+    ``harness watch`` and ``harness paper run`` do), so the tracking backtest trades the
+    weights computed on all of ``bars``; False (default): it started cold at the ledger's
+    first bar (a :func:`harness.paper.replay` of a slice), so the backtest runs the strategy
+    on the ledger's bars alone. ``weights_of(version) -> (T, N)`` (implies ``warm_start``):
+    the weights of another version over ``bars``, for the ledger's bars that version traded
+    before a swap to ``version`` (this monitor's strategy and params).
+    """
 
     def __init__(self, deployment: str, *, bars, strategy: Any, params: Any = None, config=None,
                  train_start: Any = None, train_end: Any, holdout_returns: Any = None,
                  monitor_config: MonitorConfig | None = None, sinks=None, persist: bool = True,
-                 store: Any = None) -> None:
+                 store: Any = None, warm_start: bool = False, version: str | None = None,
+                 weights_of: Callable[[str], np.ndarray] | None = None) -> None:
         import strategies
         from harness.engine import BacktestConfig
 
         self.strategy = strategies.get(strategy)
         self.params = params
+        self.warm_start = bool(warm_start or weights_of is not None)
+        self.version = None if version is None else str(version)
+        self._weights_of = weights_of
+        self._version_weights: dict[str, np.ndarray] = {}
         self.config = config if config is not None else BacktestConfig()
         self.monitor = DeploymentMonitor(deployment, monitor_config, sinks=sinks, persist=persist)
         self._train = (train_start, train_end)
@@ -81,6 +96,7 @@ class LedgerMonitor:
         self._times = np.zeros(0, dtype=np.int64)
         self._equity = np.zeros(0, dtype=np.float64)
         self._rows = np.zeros(0, dtype=np.int64)
+        self._versions: list[str] = []  # the version that traded each row (read only with weights_of)
         self._consecutive = True
         self._done = 0
 
@@ -113,6 +129,7 @@ class LedgerMonitor:
         self._bt_start: int | None = None
         self._bt_equity: np.ndarray | None = None
         self._bt_exact = False
+        self._version_weights = {}  # other versions' weights, over this history
 
     def extend(self, bars) -> None:
         """Continue on a longer history (``harness watch`` reloads its bars each poll): ``bars``
@@ -149,6 +166,7 @@ class LedgerMonitor:
             if r < ts.size and ts[r] == times[0]:
                 self._times[n], self._equity[n], self._rows[n] = times[0], equity[0], r
                 self._n = n + 1
+                self._read_versions(ledger)
                 return
         rows = np.searchsorted(ts, times)
         if (rows >= ts.size).any() or not np.array_equal(ts[np.minimum(rows, ts.size - 1)], times):
@@ -160,6 +178,32 @@ class LedgerMonitor:
         self._equity = _append(self._equity, self._n, equity)
         self._rows = _append(self._rows, self._n, rows)
         self._n += times.size
+        self._read_versions(ledger)
+
+    def _read_versions(self, ledger) -> None:
+        if self._weights_of is None or len(self._versions) >= self._n:
+            return
+        after = int(self._times[len(self._versions) - 1]) if self._versions else None
+        times, versions = ledger.version_rows(after=after)
+        self._versions.extend(versions[: self._n - len(self._versions)])
+
+    def _weights(self, first: int, size: int) -> np.ndarray:
+        """The target weights the runner traded on history rows ``first .. first + size - 1``: each
+        ledger bar's by the version that traded it (``weights_of``), later rows by this one's."""
+        w = self.weights[first: first + size]
+        if self._weights_of is None or not self._versions:
+            return w
+        vers = np.asarray(self._versions[: min(self._n, size)], dtype=object)
+        others = sorted(set(vers.tolist()) - {self.version})
+        if not others:
+            return w
+        w = w.copy()
+        for v in others:
+            if v not in self._version_weights:
+                self._version_weights[v] = np.asarray(self._weights_of(v), dtype=np.float64)
+            k = np.flatnonzero(vers == v)
+            w[k] = self._version_weights[v][first + k]
+        return w
 
     def _backtest_equity(self, first: int, need: int, consecutive: bool) -> np.ndarray:
         """The backtest's equity from history row ``first``, at least ``need`` bars of it."""
@@ -176,14 +220,18 @@ class LedgerMonitor:
             size = need
         else:
             size = min(avail, max(need, 2 * (have.size if have is not None and self._bt_start == first else 0), 256))
-        eq = backtest(self.bars[first: first + size], self.strategy, self.params, config=self.config).equity
-        eq = eq.to_numpy()
+        def run(n: int) -> np.ndarray:
+            sub = self.bars[first: first + n]
+            if self.warm_start:  # decided on the whole history before each bar, as the live runner decides
+                return backtest(sub, weights=self._weights(first, n), config=self.config).equity.to_numpy()
+            return backtest(sub, self.strategy, self.params, config=self.config).equity.to_numpy()
+
+        eq = run(size)
         if (not self._bt_exact and have is not None and self._bt_start == first
                 and not np.array_equal(eq[:have.size], have, equal_nan=True)):
             # the backtest of a longer span changed earlier bars: not point-in-time; rerun exactly
             self._bt_exact = True
-            eq = backtest(self.bars[first: first + need], self.strategy, self.params,
-                          config=self.config).equity.to_numpy()
+            eq = run(need)
         self._bt_start, self._bt_equity = first, eq
         return eq
 
@@ -230,6 +278,9 @@ class LedgerMonitor:
         self._read(ledger)
         n = self._n
         times, equity, rows = self._times[:n], self._equity[:n], self._rows[:n]
+        if self._done == 0 and self.monitor.last_time is not None:
+            # the deployment's monitors evaluated up to there already (a restart, a new champion)
+            self._done = int(np.searchsorted(times, self.monitor.last_time, side="right"))
         out: list[Alert] = []
         now_ns = _ns(now)
         for i in range(self._done, n):

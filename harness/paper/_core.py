@@ -345,6 +345,9 @@ class Runner:
         updates, new_orders, fills, changed = self._poll(acks)
         for f in fills:
             led.apply_fill(f["symbol"], f["side"], f["size"], f["price"], f["fees"])
+        if fills:
+            led.settle_cash(self.broker.account().cash,
+                            notional=sum(f["size"] * f["price"] + f["fees"] for f in fills))
         out.fills = len(fills)
         self._value(bar)
         equity = float(nb.portfolio_value_nb(led.book_cash, led.book_pos, self.val_px))

@@ -39,3 +39,28 @@ def test_the_sole_writer_knows_its_latest_bar_without_a_query(tmp_path, harness_
     reopened = Ledger(res.ledger_path)  # what a restarted runner loads
     reopened.sole_writer = True
     assert reopened.latest_bar_time() == int(bars.timestamps[-1])
+
+
+def test_an_all_in_buy_with_fees_leaves_the_ledger_equal_to_the_backtest_bit_for_bit(tmp_path, harness_home):
+    """The engine books a buy capped by the cash as exactly that cash; size * price + fees misses
+    it by an ulp, which the tracking-error monitor (tolerance 0) would report."""
+    from harness import BacktestConfig, backtest
+
+    bars, _ = regime_switching(600, regimes=(Regime(vol=0.01),), schedule=[(0, 0)], seed=3)
+    cfg = BacktestConfig(fee_rate=0.0005)
+    p = {"fast": 5, "slow": 20, "long_short": False}
+    res = replay(bars, "sma_crossover", p, config=cfg, ledger_dir=tmp_path)
+    bt = backtest(bars, "sma_crossover", p, config=cfg)
+    assert (bt.cash.to_numpy() == 0.0).any()  # the case: all the cash spent
+    np.testing.assert_array_equal(res.ledger.equity().to_numpy(), bt.equity.to_numpy())
+    np.testing.assert_array_equal(res.ledger.cash().to_numpy(), bt.cash.to_numpy())
+
+
+def test_settle_cash_takes_the_venues_cash_only_within_rounding(tmp_path, harness_home):
+    led = Ledger.create(tmp_path / "s.db", deployment="s", symbols=("A",), init_cash=100_000.0)
+    led.book_cash = -1.4551915228366852e-11
+    led.settle_cash(0.0, notional=100_000.0)
+    assert led.book_cash == 0.0
+    led.book_cash = 5.0
+    led.settle_cash(0.0, notional=100_000.0)  # five units of cash are not rounding
+    assert led.book_cash == 5.0

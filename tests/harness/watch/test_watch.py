@@ -61,7 +61,7 @@ def _market():
                             seed=7, symbols=["SYN0"])
 
 
-def _setup(tmp_path, mode="auto", extra_retrain=""):
+def _setup(tmp_path, mode="auto", extra_retrain="", rest=True):
     from harness._bars import home_store
     from harness.retrain._flow import deploy
 
@@ -73,7 +73,8 @@ def _setup(tmp_path, mode="auto", extra_retrain=""):
     spec.write_text(SPEC.format(mode=mode) + extra_retrain)
     with pytest.warns(Warning):  # the empty gate policy warns loudly
         deploy(spec, by="alice")
-    store.write(bars[DEPLOY_AT:], message="the rest, as a feed would append it")
+    if rest:
+        store.write(bars[DEPLOY_AT:], message="the rest, as a feed would append it")
     return bars, spec
 
 
@@ -169,7 +170,15 @@ def test_watch_replays_the_loop_one_retrain_per_planted_change_and_swaps_at_the_
         hi = live.n_bars if t1 is None else int(np.searchsorted(live.timestamps, t1))
         w[lo:hi] = full[lo:hi]
     ref = backtest(live, weights=w, config=reg.get("loop", versions[0][1]).config)
-    np.testing.assert_allclose(eq.to_numpy(), ref.equity.to_numpy(), rtol=1e-9)
+    np.testing.assert_array_equal(eq.to_numpy(), ref.equity.to_numpy())  # bit for bit (Ledger.settle_cash)
+    # and the monitors, run after every bar, saw the same: no tracking error across the swaps
+    from harness.monitor import alerts, status
+
+    st = status("loop")
+    assert st is not None and st["evaluations"] >= live.n_bars - 5
+    te = next(r for r in st["readings"] if r["monitor"] == "tracking_error")
+    assert (te["state"], te["value"]) == ("ok", 0.0)
+    assert not [a for a in alerts("loop") if a.monitor == "tracking_error"]
 
     # the audit trail verifies and tells the chain for each change
     from harness import audit
@@ -275,6 +284,56 @@ def _champion(name="loop"):
         return Registry.open().get(name, "champion").version
     except _InputError:
         return None
+
+
+def _wait(what, cond, timeout=180.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_a_live_watch_keeps_its_monitors_across_polls_and_stops_between_them(tmp_path):
+    """Live (no --until): each poll reloads the bars; the monitors continue on the longer
+    history, and stop() or SIGTERM while it waits for the next commit ends the watch cleanly."""
+    import threading
+
+    from harness._bars import home_store
+    from harness.monitor import status
+    from harness.watch import Watcher
+
+    bars, _ = _setup(tmp_path, rest=False)
+    store = home_store()
+    lines: list[str] = []
+    w = Watcher("loop", echo=lines.append)
+    t = threading.Thread(target=w.run, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    for end in (DEPLOY_AT + 20, DEPLOY_AT + 40, DEPLOY_AT + 60):  # three commits, each seen by its own poll
+        store.write(bars[end - 20:end], message=f"feed up to bar {end}")
+        _wait(f"bar {end}", lambda end=end: w.result.bars >= end - DEPLOY_AT)
+    assert not any("monitors failed" in x for x in lines), "\n".join(lines)
+    st = status("loop")
+    assert st is not None, "\n".join(lines)
+    assert st["evaluations"] == 60 and st["time"] == int(bars.timestamps[DEPLOY_AT + 59])  # one a (daily) bar
+    states = {(r["monitor"], r["metric"]): (r["state"], r["value"]) for r in st["readings"]}
+    assert states[("tracking_error", "equity")] == ("ok", 0.0)  # the runner decided on the whole history
+    assert states[("feature_drift", "vol_20")][0] in ("ok", "warn", "alert")  # the champion's inputs are watched
+    w.stop()  # the watch is waiting for the next commit
+    t.join(timeout=30)
+    assert not t.is_alive(), "stop() between polls did not end the watch"
+    assert _records()[-1]["kind"] == "watch_stopped"
+
+    # the command: SIGTERM while it waits for a commit is a clean stop, audited
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "watch", "loop"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    n = len(_records("watch_started"))
+    _wait("the command's watch_started", lambda: len(_records("watch_started")) > n)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
+    assert _records()[-1]["kind"] == "watch_stopped"
 
 
 @pytest.mark.slow
