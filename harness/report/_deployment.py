@@ -493,7 +493,8 @@ def _alerts_panel(page: Page, data: DeploymentData) -> None:
     def place(times: pd.DatetimeIndex, lanes: list[str]) -> list[Any]:
         if eq is None:
             return lanes
-        return list(eq.reindex(eq.index.union(times)).ffill().bfill().reindex(times).to_numpy())
+        # several alerts can share a bar: the union must not repeat it (reindex needs unique labels)
+        return list(eq.reindex(eq.index.union(times.unique())).ffill().bfill().reindex(times).to_numpy())
 
     if mon:
         t = pd.to_datetime([a.time for a in mon], unit="ns", utc=True)

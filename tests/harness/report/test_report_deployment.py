@@ -53,6 +53,19 @@ def test_a_deployment_report_has_every_panel_the_check_tables_and_the_lineage(tr
     assert "cusum detector" in _section(html, "regimes")  # the spec's own [regime] detector
 
 
+def test_alerts_that_share_a_bar_are_all_drawn(traded_deployment, stored_bars, tmp_path):
+    """An evaluation often raises several alerts at one bar (feature drift on two inputs, say)."""
+    from harness.monitor import Alert, JsonlSink, alerts_path
+
+    reg, name = traded_deployment
+    t = int(stored_bars.timestamps[320])
+    for metric in ("vol_20", "ret_1"):
+        JsonlSink(alerts_path(name)).send(Alert(name, "feature_drift", "alert", metric, 0.4, 0.25, (0, 10), t))
+    html = deployment_report(name, tmp_path / "dep.html").read_text(encoding="utf-8")
+    alerts = _section(html, "alerts")
+    assert "Monitor alerts (3)" in alerts and alerts.count("feature_drift") >= 2
+
+
 def test_the_paper_panel_draws_the_ledgers_equity_over_the_backtest_of_its_champions(traded_deployment, stored_bars,
                                                                                       tmp_path):
     from harness.paper import Ledger, ledger_path
