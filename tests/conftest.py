@@ -242,3 +242,33 @@ def mlflow_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
     uri = request.getfixturevalue("mlflow_pg_uri")
     monkeypatch.setenv("HARNESS_MLFLOW_URI", uri)
     return uri
+
+
+def _local_client(*, processes: bool):
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=processes, dashboard_address=":0",
+                           silence_logs=40)
+    with Client(cluster) as client:
+        yield client
+    cluster.close()
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """A two-worker Dask ``LocalCluster`` of processes (one thread each), shared by the session's
+    sweep tests: the sweep suite runs on it as well as in process (one cluster per pytest worker)."""
+    yield from _local_client(processes=True)
+
+
+@pytest.fixture(scope="session")
+def dask_threads_client():
+    """A two-worker Dask ``LocalCluster`` of threads: for tests whose strategies are registered in
+    this process only (worker processes could not import them)."""
+    yield from _local_client(processes=False)
+
+
+@pytest.fixture(params=["in-process", "dask"])
+def sweep_on(request: pytest.FixtureRequest) -> dict:
+    """Where a sweep runs: ``{}`` (in process) or ``{"dask": client}`` (the session's cluster)."""
+    return {} if request.param == "in-process" else {"dask": request.getfixturevalue("dask_client")}

@@ -111,11 +111,13 @@ def run_backtest(case: tuple) -> dict[str, Any]:
             "trades": digest(res.trade_records)}
 
 
-def run_sweep(case: tuple) -> dict[str, list]:
+def run_sweep(case: tuple, **kwargs) -> dict[str, list]:
+    """The case's metrics; ``kwargs`` go to ``sweep`` (``dask=client``: the same case on Dask)."""
     from harness.sweep import sweep
 
     _name, spec, strategy, grid, cfg = case
-    df = sweep(pinned_bars(*spec), strategy, grid, config=CONFIGS[cfg], metrics=SWEEP_METRICS, progress=False)
+    df = sweep(pinned_bars(*spec), strategy, grid, config=CONFIGS[cfg], metrics=SWEEP_METRICS, progress=False,
+               **kwargs)
     return {m: [float(x) for x in df[m]] for m in SWEEP_METRICS}
 
 

@@ -1,5 +1,14 @@
 """optimize(): out-of-sample fold scoring, persistence and resume, seeds, warm start,
-multi-objective Pareto fronts, pruning, trainable strategies, and the PBO/DSR helpers."""
+multi-objective Pareto fronts, pruning, trainable strategies, and the PBO/DSR helpers.
+
+The tests that take the ``on`` fixture run twice: on the embedded default (in-process
+trials, the study in memory or in the home's SQLite file) and on Dask + PostgreSQL (the
+driver's ask/tell over a two-worker ``LocalCluster``, the study in a fresh PostgreSQL
+database). The cluster's workers are threads: the test strategies here are registered
+in this process only, which worker processes could not import (the process-worker path,
+pickling included, is covered by ``test_optimize_dask.py`` with built-in strategies).
+Under ``CI=true`` a missing PostgreSQL fails these tests (``tests/conftest.py``).
+"""
 
 from __future__ import annotations
 
@@ -41,6 +50,20 @@ def bars():
 CV = "walk-forward:train=200,test=140"
 
 
+@pytest.fixture(params=["embedded", "dask+postgresql"])
+def on(request):
+    """Where the study runs: ``{}`` (the embedded default) or Dask's client and a PostgreSQL URL."""
+    if request.param == "embedded":
+        return {}
+    return {"storage": request.getfixturevalue("pg_database"),
+            "dask": request.getfixturevalue("dask_threads_client")}
+
+
+def _mem(on: dict) -> dict:
+    """``on``, with the study in memory where it is embedded (as these tests ran before)."""
+    return {"storage": ":memory:", **on}
+
+
 @pytest.mark.parametrize("fill", ["next_open", "close"])
 def test_fold_returns_equal_engine_backtest_of_the_test_rows(bars, fill):
     config = BacktestConfig(fee_rate=0.001, slippage_bps=3, fill=fill)
@@ -58,8 +81,8 @@ def test_fold_returns_equal_engine_backtest_of_the_test_rows(bars, fill):
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-13)
 
 
-def test_trial_value_is_the_objective_of_concatenated_oos_returns(bars):
-    res = optimize(bars, "test_momentum", n_trials=6, cv=CV, storage=":memory:", seed=1, progress=False)
+def test_trial_value_is_the_objective_of_concatenated_oos_returns(bars, on):
+    res = optimize(bars, "test_momentum", n_trials=6, cv=CV, seed=1, progress=False, **_mem(on))
     ppy = periods_per_year(bars.frequency)
     ev = FoldEvaluator(bars, momentum, WalkForward(200, 140), BacktestConfig())
     t = res.study.best_trial
@@ -68,22 +91,26 @@ def test_trial_value_is_the_objective_of_concatenated_oos_returns(bars):
     np.testing.assert_array_equal(res.oos_returns[t.number], np.concatenate(folds))
     assert t.value == pytest.approx(metric_of_returns(np.concatenate(folds), "sharpe", ppy), rel=1e-12)
     assert t.user_attrs["fold_values"][0][0] == pytest.approx(metric_of_returns(folds[0], "sharpe", ppy))
-    assert len(t.intermediate_values) == ev.n_folds  # reported once per fold for pruners
+    # reported once per fold for pruners in process; on Dask every trial runs every fold, unpruned, unreported
+    assert len(t.intermediate_values) == (0 if "dask" in on else ev.n_folds)
     assert res.best_params == t.params and res.best_trial == t.number
+    assert (res.lineage["dask"] is not None) == ("dask" in on)  # the backend under test ran the trials
+    assert res.lineage["storage"].startswith("postgresql") == ("dask" in on), res.lineage["storage"]
     assert res.oos_returns[t.number].size == 900 - 200
 
 
-def test_same_seed_gives_the_same_study(bars):
-    runs = [optimize(bars, "test_momentum", n_trials=8, cv=CV, storage=":memory:", seed=7, progress=False)
-            for _ in range(2)]
+def test_same_seed_gives_the_same_study(bars, on):
+    runs = [optimize(bars, "test_momentum", n_trials=8, cv=CV, seed=7, progress=False, study_name=f"seed-{k}",
+                     **_mem(on)) for k in range(2)]
     a, b = (r.trials[["number", "value", "params_lookback", "params_threshold", "state"]] for r in runs)
     assert a.equals(b)
 
 
-def test_study_persists_in_home_and_resumes_by_name(bars, harness_home):
-    first = optimize(bars, "test_momentum", n_trials=4, cv=CV, study_name="resume-me", seed=2, progress=False)
-    assert (harness_home / "optuna.db").exists()
-    second = optimize(bars, "test_momentum", n_trials=3, cv=CV, study_name="resume-me", seed=2, progress=False)
+def test_study_persists_in_home_and_resumes_by_name(bars, harness_home, on):
+    first = optimize(bars, "test_momentum", n_trials=4, cv=CV, study_name="resume-me", seed=2, progress=False, **on)
+    assert (harness_home / "optuna.db").exists() == ("storage" not in on)  # the home's file, or PostgreSQL
+    second = optimize(bars, "test_momentum", n_trials=3, cv=CV, study_name="resume-me", seed=2, progress=False,
+                      **on)
     assert len(second.trials) == 7
     assert set(first.oos_returns) <= set(second.oos_returns)  # earlier trials' OOS returns reloaded
     for n, r in first.oos_returns.items():
@@ -91,22 +118,22 @@ def test_study_persists_in_home_and_resumes_by_name(bars, harness_home):
     assert second.lineage["data_digest"] == bars.digest() and second.lineage["cv"] == WalkForward(200, 140).spec()
 
 
-def test_resuming_a_study_on_other_data_is_refused(bars):
-    optimize(bars, "test_momentum", n_trials=1, cv=CV, study_name="pinned", progress=False)
+def test_resuming_a_study_on_other_data_is_refused(bars, on):
+    optimize(bars, "test_momentum", n_trials=1, cv=CV, study_name="pinned", progress=False, **on)
     with pytest.raises(ConfigError, match="data_digest"):
-        optimize(bars[:800], "test_momentum", n_trials=1, cv=CV, study_name="pinned", progress=False)
+        optimize(bars[:800], "test_momentum", n_trials=1, cv=CV, study_name="pinned", progress=False, **on)
 
 
-def test_warm_start_params_are_evaluated_first(bars):
-    res = optimize(bars, "test_momentum", n_trials=3, cv=CV, storage=":memory:", seed=0, progress=False,
-                   warm_start={"lookback": 33, "threshold": 0.01})
+def test_warm_start_params_are_evaluated_first(bars, on):
+    res = optimize(bars, "test_momentum", n_trials=3, cv=CV, seed=0, progress=False,
+                   warm_start={"lookback": 33, "threshold": 0.01}, **_mem(on))
     first = res.study.trials[0]
     assert first.params == {"lookback": 33, "threshold": 0.01}
 
 
-def test_multi_objective_returns_the_pareto_front(bars):
-    res = optimize(bars, "test_momentum", n_trials=10, cv=CV, storage=":memory:", seed=3, progress=False,
-                   objective=("sharpe", "max_drawdown"))
+def test_multi_objective_returns_the_pareto_front(bars, on):
+    res = optimize(bars, "test_momentum", n_trials=10, cv=CV, seed=3, progress=False,
+                   objective=("sharpe", "max_drawdown"), **_mem(on))
     assert res.pareto
     values = np.array([t.values for t in res.study.trials if t.values is not None])
     for p in res.pareto:
@@ -116,9 +143,9 @@ def test_multi_objective_returns_the_pareto_front(bars):
     assert res.best_params == res.pareto[0]["params"]
 
 
-def test_invalid_parameter_sets_are_pruned_with_the_reason(bars):
-    res = optimize(bars, "test_momentum", n_trials=8, cv=CV, storage=":memory:", seed=5, progress=False,
-                   search_space={"cap": 20, "lookback": [1, 60]})
+def test_invalid_parameter_sets_are_pruned_with_the_reason(bars, on):
+    res = optimize(bars, "test_momentum", n_trials=8, cv=CV, seed=5, progress=False,
+                   search_space={"cap": 20, "lookback": [1, 60]}, **_mem(on))
     invalid = [t for t in res.study.trials if "invalid" in t.user_attrs]
     assert invalid and all("lookback" in t.user_attrs["invalid"] for t in invalid)
     assert all(t.params["lookback"] > 20 for t in invalid)
@@ -130,14 +157,14 @@ def test_invalid_parameter_sets_are_pruned_with_the_reason(bars):
     ({"cv": "walk-forward:train=5000,test=100"}, InputError, "no fold"),
     ({"study_name": "../escape"}, InputError, "study name"),
 ])
-def test_bad_arguments_are_refused_with_the_argument_named(bars, kwargs, error, match):
+def test_bad_arguments_are_refused_with_the_argument_named(bars, kwargs, error, match, on):
     with pytest.raises(error, match=match):
-        optimize(bars, "test_momentum", n_trials=1, storage=":memory:", progress=False, **kwargs)
+        optimize(bars, "test_momentum", n_trials=1, progress=False, **kwargs, **_mem(on))
 
 
-def test_pbo_and_deflated_sharpe_helpers_use_every_complete_trial(bars):
-    res = optimize(bars, "test_momentum", n_trials=12, cv=CV, storage=":memory:", seed=11, progress=False,
-                   pruner=__import__("optuna").pruners.NopPruner())
+def test_pbo_and_deflated_sharpe_helpers_use_every_complete_trial(bars, on):
+    res = optimize(bars, "test_momentum", n_trials=12, cv=CV, seed=11, progress=False,
+                   pruner=__import__("optuna").pruners.NopPruner(), **_mem(on))
     mat, numbers = res.returns_matrix()
     assert mat.shape == (700, 12) and numbers == list(range(12))
     assert res.pbo(n_blocks=8).pbo == pbo(mat, n_blocks=8).pbo
@@ -177,15 +204,18 @@ class _Trainable:
         return _TrainedSign(1.0 if drift > 0 else 0.0)
 
 
-def test_trainable_strategy_is_fitted_on_each_training_window_only(bars):
+def test_trainable_strategy_is_fitted_on_each_training_window_only(bars, on):
     strat = _Trainable()
     strat.seen.clear()
-    res = optimize(bars, strat, n_trials=2, cv=CV, storage=":memory:", seed=9, progress=False)
+    res = optimize(bars, strat, n_trials=2, cv=CV, seed=9, progress=False, **_mem(on))
     folds = list(WalkForward(200, 140).split(bars))
     assert len(strat.seen) == 2 * len(folds)
-    for (t0, t1, seed), (train, test) in zip(strat.seen, folds * 2, strict=True):
-        assert t0 == bars.timestamps[train[0]] and t1 == bars.timestamps[train[-1]]
-        assert t1 < bars.timestamps[test[0]] and seed == 9
+    # Dask's workers fit the two trials' folds at the same time: the calls interleave, as a multiset they agree
+    seen = strat.seen if "dask" not in on else sorted(strat.seen)
+    want = [(int(bars.timestamps[tr[0]]), int(bars.timestamps[tr[-1]]), 9) for tr, _ in folds * 2]
+    assert seen == (want if "dask" not in on else sorted(want))
+    for (_, t1, _), (_, test) in zip(sorted(strat.seen), sorted(folds * 2, key=lambda f: int(f[0][-1])), strict=True):
+        assert t1 < bars.timestamps[test[0]]  # each window ends before its test block
     assert len(res.oos_returns) == 2
 
 
@@ -205,11 +235,11 @@ def test_harness_optimize_is_callable_even_after_the_subpackage_is_imported(bars
     assert len(res.trials) == 1
 
 
-def test_cpcv_objective_is_the_mean_over_backtest_paths(bars):
+def test_cpcv_objective_is_the_mean_over_backtest_paths(bars, on):
     from harness.validation import CombinatorialPurgedCV
 
     cv = CombinatorialPurgedCV(5, 2, embargo=3, label_horizon=1)
-    res = optimize(bars, "test_momentum", n_trials=2, cv=cv, storage=":memory:", seed=4, progress=False)
+    res = optimize(bars, "test_momentum", n_trials=2, cv=cv, seed=4, progress=False, **_mem(on))
     t = res.study.best_trial
     ev = FoldEvaluator(bars, momentum, cv, BacktestConfig())
     parts = [ev.fold_returns(k, momentum.Params.from_dict(t.params)) for k in range(ev.n_folds)]

@@ -1,4 +1,9 @@
-"""``sweep()`` behaviour: invalid combinations, refusals, chunking, Ctrl-C, memory, lineage."""
+"""``sweep()`` behaviour: invalid combinations, refusals, chunking, Ctrl-C, memory, lineage.
+
+The tests that take ``sweep_on`` run in process and on Dask (``tests/conftest.py``: a
+two-worker cluster of processes); the others patch the in-process kernels or measure
+this process's memory, which a Dask run does not use.
+"""
 
 from __future__ import annotations
 
@@ -23,9 +28,9 @@ def bars():
     return contract_bars(300, 2, seed=5)
 
 
-def test_invalid_combinations_are_skipped_with_a_warning_and_listed(bars):
+def test_invalid_combinations_are_skipped_with_a_warning_and_listed(bars, sweep_on):
     with pytest.warns(UserWarning, match="skipped 6 of 16"):
-        df = sweep(bars, "sma_crossover", GRID, progress=False)
+        df = sweep(bars, "sma_crossover", GRID, progress=False, **sweep_on)
     assert len(df) == 10
     assert {(s["params"]["fast"], s["params"]["slow"]) for s in df.attrs["skipped"]} == {(10, 8), (40, 8), (40, 30)}
     assert all("must be below slow" in s["error"] for s in df.attrs["skipped"])
@@ -35,43 +40,47 @@ def test_invalid_combinations_are_skipped_with_a_warning_and_listed(bars):
     assert df["n_orders"].dtype == np.int64
 
 
-def test_rows_follow_grid_order_with_the_last_key_fastest(bars):
-    df = sweep(bars, "sma_crossover", {"fast": [2, 3], "slow": [10, 20, 30]}, metrics=("sharpe",), progress=False)
+def test_rows_follow_grid_order_with_the_last_key_fastest(bars, sweep_on):
+    df = sweep(bars, "sma_crossover", {"fast": [2, 3], "slow": [10, 20, 30]}, metrics=("sharpe",), progress=False,
+               **sweep_on)
     assert list(zip(df["fast"], df["slow"], strict=True)) == [(2, 10), (2, 20), (2, 30), (3, 10), (3, 20), (3, 30)]
     assert list(df.columns) == ["fast", "slow", "long_short", "sharpe"]
 
 
-def test_a_grid_with_no_valid_combination_is_an_error(bars):
+def test_a_grid_with_no_valid_combination_is_an_error(bars, sweep_on):
     with pytest.raises(ParamError, match="no valid parameter combination"):
-        sweep(bars, "sma_crossover", {"fast": [50], "slow": [10, 20]}, progress=False)
+        sweep(bars, "sma_crossover", {"fast": [50], "slow": [10, 20]}, progress=False, **sweep_on)
 
 
-def test_trainable_strategy_without_kernel_is_refused(bars):
+def test_trainable_strategy_without_kernel_is_refused(bars, sweep_on):
     with pytest.raises(InputError, match="no Numba kernel"):
-        sweep(bars, "mlp", [{}], progress=False)
+        sweep(bars, "mlp", [{}], progress=False, **sweep_on)
 
 
-def test_bad_arguments_name_what_is_wrong(bars):
+def test_bad_arguments_name_what_is_wrong(bars, sweep_on):
     with pytest.raises(InputError, match="unknown metric 'sharp'"):
-        sweep(bars, "sma_crossover", {"fast": [2]}, metrics=("sharp",), progress=False)
+        sweep(bars, "sma_crossover", {"fast": [2]}, metrics=("sharp",), progress=False, **sweep_on)
     with pytest.raises(GridError, match="did you mean 'slow'"):
-        sweep(bars, "sma_crossover", {"slwo": [20]}, progress=False)
+        sweep(bars, "sma_crossover", {"slwo": [20]}, progress=False, **sweep_on)
     with pytest.raises(InputError, match="chunk_size"):
-        sweep(bars, "sma_crossover", {"fast": [2]}, chunk_size=0, progress=False)
+        sweep(bars, "sma_crossover", {"fast": [2]}, chunk_size=0, progress=False, **sweep_on)
     with pytest.raises(InputError, match="market_data.Bars"):
-        sweep(np.zeros((5, 1)), "sma_crossover", {"fast": [2]}, progress=False)
+        sweep(np.zeros((5, 1)), "sma_crossover", {"fast": [2]}, progress=False, **sweep_on)
     with pytest.raises(InputError, match="BacktestConfig"):
-        sweep(bars, "sma_crossover", {"fast": [2]}, config={"fee_rate": 0.1}, progress=False)
+        sweep(bars, "sma_crossover", {"fast": [2]}, config={"fee_rate": 0.1}, progress=False, **sweep_on)
     with pytest.raises(ParamError, match="unknown strategy"):
-        sweep(bars, "sma_crosover", {"fast": [2]}, progress=False)
+        sweep(bars, "sma_crosover", {"fast": [2]}, progress=False, **sweep_on)
 
 
-def test_chunked_run_gives_the_same_rows_as_one_chunk(bars):
+def test_chunked_run_gives_the_same_rows_as_one_chunk(bars, sweep_on):
     grid = {"fast": [2, 3, 5, 7, 9], "slow": [20, 25, 31]}
-    one = sweep(bars, "sma_crossover", grid, config=BacktestConfig(fee_rate=0.001), progress=False)
-    many = sweep(bars, "sma_crossover", grid, config=BacktestConfig(fee_rate=0.001), progress=True, chunk_size=4)
+    one = sweep(bars, "sma_crossover", grid, config=BacktestConfig(fee_rate=0.001), progress=False, **sweep_on)
+    many = sweep(bars, "sma_crossover", grid, config=BacktestConfig(fee_rate=0.001), progress=True, chunk_size=4,
+                 **sweep_on)
     np.testing.assert_array_equal(one.to_numpy(dtype=float), many.to_numpy(dtype=float))
     assert not many.attrs["interrupted"] and many.attrs["n_done"] == 15
+    if sweep_on:  # the Dask run split the grid as asked
+        assert many.attrs["dask"]["chunk_size"] == 4 and many.attrs["dask"]["tasks"] == 4
 
 
 def test_ctrl_c_keeps_the_rows_done_so_far(bars, monkeypatch):
@@ -111,23 +120,23 @@ def test_memory_does_not_grow_with_combinations_times_bars():
     assert peak < combos_x_bars / 4, f"peak {peak} bytes vs (combinations x bars) {combos_x_bars}"
 
 
-def test_lineage_and_lazy_export(bars):
+def test_lineage_and_lazy_export(bars, sweep_on):
     df = sweep(bars, "sma_crossover", {"fast": [2, 3], "slow": [20]}, config=BacktestConfig(fee_rate=0.01),
-               progress=False)
+               progress=False, **sweep_on)
     lin = df.attrs["lineage"]
     assert lin["strategy"] == "sma_crossover"
     assert lin["grid"] == {"fast": [2, 3], "slow": [20]}
     assert lin["config"]["fee_rate"] == 0.01
     assert lin["data_digest"] == bars.digest()
     assert lin["symbols"] == list(bars.symbols) and lin["code_version"]
-    assert len(harness.sweep(bars, "sma_crossover", {"fast": [2]}, progress=False)) == 1  # module or function
+    assert len(harness.sweep(bars, "sma_crossover", {"fast": [2]}, progress=False, **sweep_on)) == 1  # module or fn
     assert set(METRICS) >= {"sharpe", "total_return", "max_drawdown", "n_orders"}
 
 
-def test_warnings_do_not_fire_for_a_fully_valid_grid(bars):
+def test_warnings_do_not_fire_for_a_fully_valid_grid(bars, sweep_on):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        sweep(bars, "sma_crossover", {"fast": [2, 3], "slow": [20]}, progress=False)
+        sweep(bars, "sma_crossover", {"fast": [2, 3], "slow": [20]}, progress=False, **sweep_on)
 
 
 @pytest.mark.parametrize("n_symbols", [1, 3])

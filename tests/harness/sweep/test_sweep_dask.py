@@ -12,15 +12,9 @@ from harness.sweep._dask import MIN_TASK_S, chunk_for
 from market_data.synthetic import regime_switching
 
 
-@pytest.fixture(scope="module")
-def client():
-    from distributed import Client, LocalCluster
-
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                           silence_logs=40)
-    with Client(cluster) as c:
-        yield c
-    cluster.close()
+@pytest.fixture
+def client(dask_client):
+    return dask_client  # the session's two-worker cluster of processes (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

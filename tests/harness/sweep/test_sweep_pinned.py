@@ -31,8 +31,9 @@ def test_every_sweep_case_is_pinned():
 
 
 @pytest.mark.parametrize("case", _C.SWEEPS, ids=[c[0] for c in _C.SWEEPS])
-def test_sweep_metrics_equal_the_pinned_ones_to_1e_9(case):
-    got, want = _C.run_sweep(case), _WANT[case[0]]
+def test_sweep_metrics_equal_the_pinned_ones_to_1e_9(case, sweep_on):
+    """In process and on Dask (``sweep_on``): the same pinned metrics."""
+    got, want = _C.run_sweep(case, **sweep_on), _WANT[case[0]]
     for metric in _C.SWEEP_METRICS:
         assert len(got[metric]) == len(want[metric])
         bad = [(i, g, w) for i, (g, w) in enumerate(zip(got[metric], want[metric], strict=True))

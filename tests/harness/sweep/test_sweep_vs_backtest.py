@@ -67,9 +67,10 @@ def bars():
 
 @pytest.mark.parametrize("strategy", list(CASES))
 @pytest.mark.parametrize("config_name", list(CONFIGS))
-def test_sweep_rows_equal_backtest_stats(bars, strategy, config_name):
+def test_sweep_rows_equal_backtest_stats(bars, strategy, config_name, sweep_on):
+    """In process and on Dask (``sweep_on``)."""
     config = CONFIGS[config_name]
-    df = sweep(bars, strategy, CASES[strategy], config=config, progress=False)
+    df = sweep(bars, strategy, CASES[strategy], config=config, progress=False, **sweep_on)
     assert df.attrs["skipped"] == []
     _assert_rows_match_backtest(bars, strategy, df, config)
 
