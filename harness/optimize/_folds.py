@@ -112,14 +112,21 @@ class FoldEvaluator:
         else:
             def weights_of(b: Bars) -> np.ndarray:
                 return self.strategy.target_weights(b, params)
-        return self.returns_of(test, weights_of, int(self.strategy.warmup(params)))
+        runs = self.__dict__.setdefault("_test_runs", {})
+        if k not in runs:
+            runs[k] = contiguous_runs(test)
+        return self._returns_on(runs[k], weights_of, int(self.strategy.warmup(params)))
 
     def returns_of(self, rows: np.ndarray, weights_of: Any, warmup: int) -> np.ndarray:
         """Per-bar returns on ``rows`` of the weights ``weights_of(bars)`` gives, under this
         evaluator's conventions: each contiguous block of ``rows`` starts flat with
         ``init_cash``, its weights computed from ``warmup`` bars before it. This is how a
         fixed model (e.g. a deployed champion, never refitted) is scored on the folds' bars."""
-        return np.concatenate([self._block(a, b, int(warmup), weights_of) for a, b in contiguous_runs(rows)])
+        return self._returns_on(contiguous_runs(rows), weights_of, int(warmup))
+
+    def _returns_on(self, runs: list[tuple[int, int]], weights_of: Any, warmup: int) -> np.ndarray:
+        parts = [self._block(a, b, warmup, weights_of) for a, b in runs]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def block_weights(self, a: int, b: int, warm: int, weights_of: Any) -> tuple[Bars, np.ndarray, bool]:
         """``(bars, weights, skip_first)`` the block ``[a, b)`` simulates: with fills at the next
@@ -148,6 +155,7 @@ class FoldEvaluator:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state.pop("_row_cache", None)  # rebuilt where it is used (e.g. a Dask worker)
+        state.pop("_test_runs", None)
         return state
 
     def _block(self, a: int, b: int, warm: int, weights_of) -> np.ndarray:

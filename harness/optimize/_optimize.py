@@ -445,7 +445,7 @@ def _result(study: Any, objectives: tuple[str, ...], returns: dict[int, np.ndarr
             bt = front[0]
             best_params, best_value, best_trial = dict(pareto[0]["params"]), tuple(bt.values), bt.number
     trials = study.trials_dataframe()
-    lineage = {**lineage, "n_trials_total": len(study.trials)}
+    lineage = {**lineage, "n_trials_total": len(study.get_trials(deepcopy=False))}
     return OptimizationResult(study=study, objectives=objectives, best_params=best_params, best_value=best_value,
                               best_trial=best_trial, pareto=pareto, trials=trials,
                               oos_returns={k: returns[k] for k in sorted(returns) if k in done},

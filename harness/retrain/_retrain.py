@@ -530,7 +530,7 @@ def _retrain(deployment: Any, *, reason: str, snapshot: str | None, registry: An
         if is_journal_url(storage):
             storage = journal_storage(storage)  # one object for the count and the study
         try:
-            done = len(optuna.load_study(study_name=study_name, storage=storage).trials)
+            done = len(optuna.load_study(study_name=study_name, storage=storage).get_trials(deepcopy=False))
         except KeyError:
             done = 0
     cv = spec.cv.splitter()
@@ -542,7 +542,7 @@ def _retrain(deployment: Any, *, reason: str, snapshot: str | None, registry: An
                    n_jobs=1, warm_start=warm, config=config, search_space=spec.search_space(), timeout=timeout,
                    progress=progress, track=tracked, dask=dask)
     study_s = time.perf_counter() - t_study
-    n_done = len(opt.study.trials)
+    n_done = len(opt.study.get_trials(deepcopy=False))
     timed_out = timeout is not None and n_done < spec.optimize.trials
     if not opt.oos_returns:
         raise InputError(f"retrain of {name!r}: no trial completed"

@@ -56,6 +56,32 @@ def test_prefix_slice_between_and_select():
         bars.select("SYN9X")
 
 
+@settings(max_examples=60, deadline=None)
+@given(T=st.integers(0, 25), N=st.integers(1, 3), start=st.integers(-30, 30), stop=st.integers(-30, 30),
+       step=st.sampled_from([None, 1, 2, 3]), seed=st.integers(0, 5))
+def test_row_slices_equal_freshly_validated_bars(T, N, start, stop, step, seed):
+    """A row slice skips re-validation when it is a run of consecutive rows; it must be
+    exactly the Bars a validated construction gives: values, read-only C-contiguous
+    fields, labels, and a digest of its own (not the parent's)."""
+    bars = make_bars(max(T, 1), N, seed=seed)[:T].with_snapshot("snap-1")
+    parent_digest = bars.digest()
+    key = slice(start, stop, step)
+    got = bars[key]
+    want = Bars(timestamps=bars.timestamps[key], symbols=bars.symbols, frequency=bars.frequency,
+                snapshot_id=bars.snapshot_id, **{f: getattr(bars, f)[key] for f in FIELDS})
+    assert type(got) is Bars and got.shape == want.shape == (len(range(*key.indices(T))), N)
+    assert np.array_equal(got.timestamps, want.timestamps)
+    assert (got.symbols, got.frequency, got.snapshot_id) == (want.symbols, want.frequency, "snap-1")
+    for f in ("timestamps", *FIELDS):
+        arr = getattr(got, f)
+        assert np.array_equal(arr, getattr(want, f)) and arr.dtype == getattr(want, f).dtype
+        assert arr.flags.c_contiguous and not arr.flags.writeable, f
+    assert got.digest() == want.digest()
+    assert bars.digest() == parent_digest
+    if got.n_bars != bars.n_bars:
+        assert got.digest() != parent_digest
+
+
 def test_digest_depends_on_content_only():
     a = make_bars(30, 2, seed=1)
     b = Bars.from_pandas(a.to_pandas("long"), frequency="1d")
