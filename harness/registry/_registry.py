@@ -22,6 +22,7 @@ Layout in the MLflow store (any tracking URI: the home SQLite file, PostgreSQL, 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -618,7 +619,8 @@ class Registry:
             self._set_alias(deployment, "challenger", v.version, old=old, by=by, reason=reason)
             audit.append("challenger_set", actor=by, deployment=deployment,
                          payload={"version": v.version, "old": old, "reason": reason})
-        return self.get(deployment, version)
+        # the version as read, plus the alias just moved onto it (what ``get`` returns: tested)
+        return dataclasses.replace(v, aliases=tuple(sorted({*v.aliases, "challenger"})))
 
     # -------------------------------------------------------------- aliases and history
     def _alias_version(self, deployment: str, alias: str) -> int | None:

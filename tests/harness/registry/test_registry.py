@@ -191,6 +191,7 @@ def test_a_trained_version_loads_its_weights_through_the_safe_loader(reg, snapsh
                      symbols=["AAA", "BBB"], frequency="1d", snapshot_id=snapshot, data_digest=stored_bars.digest(),
                      seed=3, artifact_path=folder)
     assert v.artifact_uri.endswith("/model") and len(v.artifact_sha256) == 64
+    assert v == reg.get("mlp-dep", v.version)
     dep = reg.load("mlp-dep", v.version)
     assert dep.model is not None and dep.model.same_weights(model)
     traded = backtest(stored_bars, weights=model.target_weights(stored_bars), config=v.config).weights
@@ -209,8 +210,8 @@ def test_promotion_moves_champion_and_previous_and_tags_the_snapshot(reg, snapsh
     _deploy(reg)
     v1 = _register(reg, snapshot, stored_bars)
     v2 = _register(reg, snapshot, stored_bars, params={"fast": 3, "slow": 30})
-    reg.set_challenger("spx-sma", v1.version)
-    assert reg.get("spx-sma", "challenger").version == 1
+    got = reg.set_challenger("spx-sma", v1.version)
+    assert got == reg.get("spx-sma", "challenger") == reg.get("spx-sma", 1) and got.aliases == ("challenger",)
     assert _promote(reg, "spx-sma", 1).aliases == ("champion",)  # promotion clears the challenger alias
     promoted = _promote(reg, "spx-sma", 2, by="harness.gate")
     assert promoted.aliases == ("champion",) and reg.get("spx-sma", "previous").version == v1.version
@@ -416,10 +417,14 @@ def test_every_registry_write_is_in_a_verifiable_audit_trail(reg, snapshot, stor
     _promote(reg, "spx-sma", 1)
     _promote(reg, "spx-sma", 2)
     reg.rollback("spx-sma", by="dave", reason="x")
+    # a version that already has an alias keeps it when it becomes the challenger too
+    both = reg.set_challenger("spx-sma", 1)
+    assert both.aliases == ("challenger", "champion") and both == reg.get("spx-sma", 1)
+    assert reg.get("spx-sma", "challenger").version == 1
     assert _kinds() == ["deployment_created", "challenger_set", "gate_decision", "promotion", "gate_decision",
-                        "promotion", "rollback"]
+                        "promotion", "rollback", "challenger_set"]
     report = AuditTrail().verify()
-    assert report.ok and report.anchor_status == "ok" and report.count == 7
+    assert report.ok and report.anchor_status == "ok" and report.count == 8
 
 
 def test_importing_the_registry_does_not_import_mlflow():

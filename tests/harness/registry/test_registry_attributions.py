@@ -41,6 +41,7 @@ def explained(stored_bars) -> Attributions:
 
 def test_a_version_stores_its_attributions_in_the_lineage_and_as_attributions_json(reg, stored_bars, explained):
     v = _register(reg, stored_bars, attributions=explained)
+    assert v == reg.get("dep", v.version)  # what register returns is what the store holds
     assert isinstance(v.attributions, Attributions)
     assert v.attributions.to_dict() == explained.to_dict()
     assert v.lineage()["attributions"] == explained.to_dict()
