@@ -221,6 +221,18 @@ def _combinations(n_blocks: int, max_combinations: int | None, seed: int | None)
     return np.asarray(sorted(picked), dtype=np.int64)
 
 
+def _complements(combos: np.ndarray, n_blocks: int) -> np.ndarray:
+    """Row of each combination's complement in ``combos``, or -1 where it is not there."""
+    if n_blocks > 62 or combos.shape[0] == 0:  # block sets as bits of an int64
+        return np.full(combos.shape[0], -1, dtype=np.int64)
+    masks = (np.int64(1) << combos).sum(axis=1)
+    comp = ((np.int64(1) << n_blocks) - 1) ^ masks
+    order = np.argsort(masks, kind="stable")
+    pos = np.minimum(np.searchsorted(masks[order], comp), masks.size - 1)
+    found = masks[order][pos] == comp
+    return np.where(found, order[pos], -1).astype(np.int64)
+
+
 def pbo(returns_matrix: Any, n_blocks: int = 16, *, metric: str = "sharpe",
         max_combinations: int | None = None, seed: int | None = None) -> PBOResult:
     """Probability of backtest overfitting by CSCV (Bailey, Borwein, López de Prado & Zhu).
@@ -250,7 +262,7 @@ def pbo(returns_matrix: Any, n_blocks: int = 16, *, metric: str = "sharpe",
         raise InputError(f"metric must be one of {', '.join(metrics)}, got {metric!r}")
     combos = _combinations(int(n_blocks), max_combinations, seed)
     sums = nb.block_sums_nb(np.ascontiguousarray(arr), int(n_blocks))
-    best, is_perf, oos_perf, logits = nb.cscv_nb(sums, combos, metrics[metric])
+    best, is_perf, oos_perf, logits = nb.cscv_nb(sums, combos, metrics[metric], _complements(combos, int(n_blocks)))
     ok = np.isfinite(logits)
     if not ok.any():
         raise InputError("no combination gave a finite out-of-sample rank (constant or empty returns?)")

@@ -106,11 +106,78 @@ def _perf_nb(count, total, total_sq, metric):
 
 
 @njit(cache=True)
-def cscv_nb(block_sums, combos, metric):
+def _set_perf_nb(bs, in_is, metric, perf_in, perf_out):
+    """Performance of every strategy over the blocks with ``in_is`` (``perf_in``) and over
+    the others (``perf_out``); each set's blocks are added in ascending order."""
+    S, N, _ = bs.shape
+    for j in range(N):
+        ci = 0.0
+        si = 0.0
+        qi = 0.0
+        co = 0.0
+        so = 0.0
+        qo = 0.0
+        for b in range(S):
+            if in_is[b]:
+                ci += bs[b, j, 0]
+                si += bs[b, j, 1]
+                qi += bs[b, j, 2]
+            else:
+                co += bs[b, j, 0]
+                so += bs[b, j, 1]
+                qo += bs[b, j, 2]
+        perf_in[j] = _perf_nb(ci, si, qi, metric)
+        perf_out[j] = _perf_nb(co, so, qo, metric)
+
+
+@njit(cache=True)
+def _cscv_one_nb(perf_is, perf_oos, c, best, is_perf, oos_perf, logit):
+    """Combination ``c``'s in-sample best, its performances and its OOS rank logit."""
+    N = perf_is.size
+    # in-sample best (NaN never wins; first index on ties)
+    nstar = -1
+    top = -np.inf
+    for j in range(N):
+        v = perf_is[j]
+        if not np.isnan(v) and (nstar < 0 or v > top):
+            top = v
+            nstar = j
+    best[c] = nstar
+    if nstar < 0:
+        is_perf[c] = np.nan
+        oos_perf[c] = np.nan
+        logit[c] = np.nan
+        return
+    is_perf[c] = top
+    v = perf_oos[nstar]
+    oos_perf[c] = v
+    if np.isnan(v):
+        logit[c] = np.nan
+        return
+    below = 0.0
+    ties = 0.0
+    for j in range(N):
+        u = perf_oos[j]
+        if np.isnan(u):
+            below += 1.0  # a strategy with no OOS value ranks lowest
+        elif u < v:
+            below += 1.0
+        elif u == v:
+            ties += 1.0
+    rank = below + 0.5 * (ties - 1.0) + 1.0  # 1 = worst, N = best
+    w = rank / (N + 1.0)
+    logit[c] = np.log(w / (1.0 - w))
+
+
+@njit(cache=True)
+def cscv_nb(block_sums, combos, metric, partner):
     """Combinatorially symmetric cross-validation (Bailey, Borwein, López de Prado & Zhu 2015).
 
     ``block_sums`` is ``(S, N, 3)`` from :func:`block_sums_nb`; ``combos`` is ``(C, S/2)``
     int64, each row the blocks of one in-sample half (the rest is out-of-sample).
+    ``partner[c]`` is the row of ``c``'s complement (its out-of-sample half as an in-sample
+    half) or -1 when it is not among ``combos``: a pair shares one pass over the blocks, with
+    the roles of its two halves swapped (the same sums, so the same values).
     For each combination: the in-sample best strategy ``n*``, its in-sample and
     out-of-sample performance, and the logit of its out-of-sample relative rank
     ``w = rank / (N + 1)`` (rank 1 = worst). Returns ``(best, is_perf, oos_perf, logit)``.
@@ -123,61 +190,17 @@ def cscv_nb(block_sums, combos, metric):
     oos_perf = np.empty(C)
     logit = np.empty(C)
     in_is = np.zeros(S, np.bool_)
-    perf_is = np.empty(N)
-    perf_oos = np.empty(N)
+    perf_a = np.empty(N)
+    perf_b = np.empty(N)
     for c in range(C):
+        p = partner[c]
+        if 0 <= p < c:
+            continue  # done with its partner
         in_is[:] = False
         for k in range(half):
             in_is[combos[c, k]] = True
-        for j in range(N):
-            ci = 0.0
-            si = 0.0
-            qi = 0.0
-            co = 0.0
-            so = 0.0
-            qo = 0.0
-            for b in range(S):
-                if in_is[b]:
-                    ci += block_sums[b, j, 0]
-                    si += block_sums[b, j, 1]
-                    qi += block_sums[b, j, 2]
-                else:
-                    co += block_sums[b, j, 0]
-                    so += block_sums[b, j, 1]
-                    qo += block_sums[b, j, 2]
-            perf_is[j] = _perf_nb(ci, si, qi, metric)
-            perf_oos[j] = _perf_nb(co, so, qo, metric)
-        # in-sample best (NaN never wins; first index on ties)
-        nstar = -1
-        top = -np.inf
-        for j in range(N):
-            v = perf_is[j]
-            if not np.isnan(v) and (nstar < 0 or v > top):
-                top = v
-                nstar = j
-        best[c] = nstar
-        if nstar < 0:
-            is_perf[c] = np.nan
-            oos_perf[c] = np.nan
-            logit[c] = np.nan
-            continue
-        is_perf[c] = top
-        v = perf_oos[nstar]
-        oos_perf[c] = v
-        if np.isnan(v):
-            logit[c] = np.nan
-            continue
-        below = 0.0
-        ties = 0.0
-        for j in range(N):
-            u = perf_oos[j]
-            if np.isnan(u):
-                below += 1.0  # a strategy with no OOS value ranks lowest
-            elif u < v:
-                below += 1.0
-            elif u == v:
-                ties += 1.0
-        rank = below + 0.5 * (ties - 1.0) + 1.0  # 1 = worst, N = best
-        w = rank / (N + 1.0)
-        logit[c] = np.log(w / (1.0 - w))
+        _set_perf_nb(block_sums, in_is, metric, perf_a, perf_b)
+        _cscv_one_nb(perf_a, perf_b, c, best, is_perf, oos_perf, logit)
+        if p > c:
+            _cscv_one_nb(perf_b, perf_a, p, best, is_perf, oos_perf, logit)
     return best, is_perf, oos_perf, logit

@@ -164,6 +164,33 @@ def test_pbo_logits_match_a_pure_python_cscv():
     assert res.pbo == pytest.approx(np.mean(res.logits <= 0))
 
 
+@settings(max_examples=40, deadline=None)
+@given(n_half=st.integers(1, 5), N=st.integers(2, 9), seed=st.integers(0, 10_000),
+       sampled=st.booleans(), metric=st.sampled_from([0, 1]), decimals=st.sampled_from([None, 2]))
+def test_cscv_pairs_each_split_with_its_complement_without_changing_a_bit(n_half, N, seed, sampled, metric,
+                                                                          decimals):
+    """A combination and its complement share one pass over the blocks (roles swapped):
+    the result must equal, bit for bit, a pass per combination; ties and NaNs included."""
+    from harness.validation._stats import _combinations, _complements
+
+    S = 2 * n_half
+    rng = np.random.default_rng(seed)
+    r = rng.normal(0.0, 0.01, (8 * S, N))
+    if decimals is not None:
+        r = np.round(r, decimals)  # many ties
+    r[rng.random(r.shape) < 0.05] = np.nan
+    combos = _combinations(S, 7 if sampled else None, seed)
+    partner = _complements(combos, S)
+    for c, p in enumerate(partner):  # the partner is the complement, where there is one
+        if p >= 0:
+            assert sorted(set(range(S)) - set(combos[c])) == list(combos[p]) and partner[p] == c
+        else:
+            assert not any(sorted(set(range(S)) - set(combos[c])) == list(row) for row in combos)
+    sums = vnb.block_sums_nb(r, S)
+    paired = vnb.cscv_nb(sums, combos, metric, partner)
+    alone = vnb.cscv_nb(sums, combos, metric, np.full(len(combos), -1, dtype=np.int64))
+    for a, b in zip(paired, alone, strict=True):
+        assert a.tobytes() == b.tobytes()
 def test_block_sums_split_rows_like_array_split():
     r = np.arange(23, dtype=float).reshape(-1, 1)
     sums = vnb.block_sums_nb(r, 4)
