@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -169,19 +169,27 @@ class Bars:
 
     def _take_rows(self, rows: slice | np.ndarray) -> Bars:
         if isinstance(rows, slice) and rows.step in (None, 1):
-            # A run of consecutive rows of valid bars is valid: read-only C-contiguous views,
-            # strictly increasing times. Skipping the re-validation makes a slice ~10x cheaper,
-            # which the fold evaluator and the paper runner's windows take thousands of times.
-            out = object.__new__(type(self))
-            for f in _FIELD_NAMES:
-                object.__setattr__(out, f, getattr(self, f))
-            object.__setattr__(out, "timestamps", self.timestamps[rows])
-            for f in FIELDS:
-                object.__setattr__(out, f, getattr(self, f)[rows])
-            object.__setattr__(out, "_digest", [])
-            return out
+            # a run of consecutive rows of valid bars is valid (read-only C-contiguous views,
+            # increasing times): no re-validation, ~3 us instead of ~23 (the fold evaluator
+            # slices a window for most trials)
+            return type(self)._unchecked(self.timestamps[rows], self.symbols, self.frequency, self.snapshot_id,
+                                         {f: getattr(self, f)[rows] for f in FIELDS})
         return replace(self, timestamps=self.timestamps[rows],
                        **{f: getattr(self, f)[rows] for f in FIELDS}, _digest=[])
+
+    @classmethod
+    def _unchecked(cls, timestamps: np.ndarray, symbols: tuple[str, ...], frequency: str,
+                   snapshot_id: str | None, fields: Mapping[str, np.ndarray]) -> Bars:
+        """Bars from parts known to be valid, without the checks of the constructor: read-only
+        C-contiguous int64 times (strictly increasing) and float64 ``(T, N)`` fields, the
+        symbols and canonical frequency of an already validated ``Bars``."""
+        out = object.__new__(cls)
+        for name, value in (("timestamps", timestamps), ("symbols", symbols), ("frequency", frequency),
+                            ("snapshot_id", snapshot_id), ("_digest", [])):
+            object.__setattr__(out, name, value)
+        for f in FIELDS:
+            object.__setattr__(out, f, fields[f])
+        return out
 
     def between(self, start: Any = None, end: Any = None) -> Bars:
         """Bars with ``start <= timestamp <= end`` (either bound optional, both inclusive)."""
@@ -349,9 +357,6 @@ class Bars:
         z = np.empty((0, n))
         return cls(timestamps=np.empty(0, np.int64), symbols=tuple(symbols), frequency=frequency,
                    **{f: z for f in FIELDS})
-
-
-_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Bars))
 
 
 def _sorted(cls, ts, symbols, arrays, frequency, snapshot_id) -> Bars:

@@ -85,6 +85,7 @@ class FoldEvaluator:
         if not self.folds:
             raise InputError(f"cv {self.cv.spec()} yields no fold on {self.bars.n_bars} bars "
                              f"({_span(self.bars)}); use shorter train/test windows or more data")
+        self.test_runs = [contiguous_runs(te) for _, te in self.folds]  # each fold's test blocks
         self.ppy = periods_per_year(self.bars.frequency)
         self.trainable = bool(getattr(self.strategy, "trainable", False))
         if self.trainable:
@@ -112,10 +113,7 @@ class FoldEvaluator:
         else:
             def weights_of(b: Bars) -> np.ndarray:
                 return self.strategy.target_weights(b, params)
-        runs = self.__dict__.setdefault("_test_runs", {})
-        if k not in runs:
-            runs[k] = contiguous_runs(test)
-        return self._returns_on(runs[k], weights_of, int(self.strategy.warmup(params)))
+        return self._returns_on(self.test_runs[k], weights_of, int(self.strategy.warmup(params)))
 
     def returns_of(self, rows: np.ndarray, weights_of: Any, warmup: int) -> np.ndarray:
         """Per-bar returns on ``rows`` of the weights ``weights_of(bars)`` gives, under this
@@ -155,7 +153,6 @@ class FoldEvaluator:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state.pop("_row_cache", None)  # rebuilt where it is used (e.g. a Dask worker)
-        state.pop("_test_runs", None)
         return state
 
     def _block(self, a: int, b: int, warm: int, weights_of) -> np.ndarray:

@@ -78,18 +78,13 @@ class History:
                                **{k: a[start:n] for k, a in self.fields.items()}, frequency=self.frequency)
             if self.snapshot_id is None:
                 return self._proto
-        b = object.__new__(Bars)
         ts = self.ts[start:n]
         ts.flags.writeable = False  # read-only views, as Bars' own fields are
-        for name, value in (("timestamps", ts), ("symbols", self._proto.symbols),
-                            ("frequency", self._proto.frequency), ("snapshot_id", self.snapshot_id),
-                            ("_digest", [])):
-            object.__setattr__(b, name, value)
+        views = {}
         for k, a in self.fields.items():
-            v = a[start:n]
+            views[k] = v = a[start:n]
             v.flags.writeable = False
-            object.__setattr__(b, k, v)
-        return b
+        return Bars._unchecked(ts, self._proto.symbols, self._proto.frequency, self.snapshot_id, views)
 
 
 class StrategyDecider:

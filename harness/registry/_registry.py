@@ -501,10 +501,11 @@ class Registry:
             mv = self._mlflow_call(
                 "registering a version", self._client.create_model_version, deployment, source=dest, tags=vtags,
                 description=f"{strat.name} on {', '.join(syms)} ({frequency})")
-            version = int(mv.version)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        return self.get(deployment, version)
+        # MLflow answers with the version as stored (tags, source); a new version has no alias
+        # yet. Building it from that saves reading it back (it equals ``get``'s: tested).
+        return self._version(mv, aliases=())
 
     def _mv(self, deployment: str, ref: int | str) -> Any:
         from mlflow.exceptions import MlflowException

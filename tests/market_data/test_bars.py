@@ -77,6 +77,10 @@ def test_row_slices_equal_freshly_validated_bars(T, N, start, stop, step, seed):
         assert np.array_equal(arr, getattr(want, f)) and arr.dtype == getattr(want, f).dtype
         assert arr.flags.c_contiguous and not arr.flags.writeable, f
     assert got.digest() == want.digest()
+    import dataclasses
+
+    for f in dataclasses.fields(Bars):  # every field set (a new one must not be forgotten here)
+        assert hasattr(got, f.name), f.name
     assert bars.digest() == parent_digest
     if got.n_bars != bars.n_bars:
         assert got.digest() != parent_digest
